@@ -1,0 +1,36 @@
+# Every target installs what it needs first: a fresh machine needs only Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+TARGET ?= mock
+
+.PHONY: install conformance test lint spec clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+
+## Run the conformance suite against TARGET (default: the embedded mock) and write the report.
+conformance: $(STAMP)
+	$(PY) -m conformance run --target $(TARGET)
+
+## Everything CI runs.
+test: $(STAMP)
+	$(PY) -m ruff check conformance tests
+	$(PY) -m conformance.specbuild --check
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check conformance tests
+
+## Regenerate openapi/batch-calling.yaml from openapi/vendor/ and openapi/examples/.
+spec: $(STAMP)
+	$(PY) -m conformance.specbuild
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache

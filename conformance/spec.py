@@ -1,0 +1,135 @@
+"""The bundled spec, in each vendor dialect, and validation of responses against it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conformance.profiles import Profile, derive_dialect, load_profile
+
+SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi" / "batch-calling.yaml"
+SPEC_URI = "urn:conformance:spec"
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+@cache
+def _bundled() -> dict:
+    return yaml.safe_load(SPEC_PATH.read_text())
+
+
+@cache
+def _load(name: str) -> dict:
+    profile = load_profile(name)
+    return derive_dialect(_bundled(), profile)
+
+
+def load_spec(profile: str | Profile = "elevenlabs") -> dict:
+    """The spec in a vendor's dialect (cached: treat as read-only)."""
+    name = profile.name if isinstance(profile, Profile) else profile
+    return _load("elevenlabs" if name == "mock" else name)
+
+
+def _registry(spec: dict) -> Registry:
+    return Registry().with_resource(
+        SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+
+
+def _absolute_refs(node):
+    if isinstance(node, dict):
+        return {k: (SPEC_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#")
+                    else _absolute_refs(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_absolute_refs(v) for v in node]
+    return node
+
+
+_validators: dict[tuple[int, str], Draft202012Validator] = {}
+
+
+def schema_validator(spec: dict, schema: dict) -> Draft202012Validator:
+    """A Draft 2020-12 validator for `schema`, whose local `$ref`s resolve in `spec`."""
+    key = (id(spec), json.dumps(schema, sort_keys=True))
+    validator = _validators.get(key)
+    if validator is None:
+        validator = Draft202012Validator(_absolute_refs(copy.deepcopy(schema)),
+                                         registry=_registry(spec))
+        _validators[key] = validator
+    return validator
+
+
+def _template_regex(template: str) -> re.Pattern:
+    parts = re.split(r"(\{[^}]+\})", template)
+    pattern = "".join(
+        f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(f"^{pattern}$")
+
+
+def find_operation(spec: dict, method: str, path: str):
+    """(path template, operation, path params) for a concrete request, or None.
+
+    Literal segments win over templated ones (`/workspace` before `/{batch_id}`).
+    """
+    method = method.lower()
+    candidates = sorted(spec["paths"].items(), key=lambda kv: kv[0].count("{"))
+    for template, item in candidates:
+        match = _template_regex(template).match(path)
+        if match and method in item:
+            return template, item[method], match.groupdict()
+    return None
+
+
+def operations(spec: dict):
+    """Yield (method, path template, operation) for every operation in the spec."""
+    for template, item in spec["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method, template, item[method]
+
+
+def find_operation_by_id(spec: dict, operation_id: str):
+    for method, template, op in operations(spec):
+        if op["operationId"] == operation_id:
+            return method, template, op
+    raise KeyError(operation_id)
+
+
+def validate_response(spec: dict, method: str, path: str, status: int,
+                      content_type: str | None, body: bytes) -> list[str]:
+    """Every way a response breaks the spec; an empty list when it conforms."""
+    found = find_operation(spec, method, path)
+    if found is None:
+        return [f"{method.upper()} {path}: no such operation in the spec"]
+    template, op, _ = found
+    where = f"{op['operationId']} {status}"
+    responses = op["responses"]
+    response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get(
+        "default")
+    if response is None:
+        return [f"{where}: status {status} is not documented (documented: "
+                f"{', '.join(sorted(responses))})"]
+    content = response.get("content") or {}
+    if not content:
+        return [] if not body else [f"{where}: body must be empty, got {len(body)} bytes"]
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in content:
+        return [f"{where}: content type {content_type!r} is not documented "
+                f"({', '.join(content)})"]
+    schema = content[media].get("schema")
+    if media != "application/json" or schema is None:
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return [f"{where}: body is not JSON ({exc})"]
+    errors = sorted(schema_validator(spec, schema).iter_errors(document),
+                    key=lambda e: list(e.absolute_path))
+    return [f"{where}: at /{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in errors[:20]]

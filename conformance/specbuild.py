@@ -1,0 +1,335 @@
+"""Build `openapi/batch-calling.yaml` from the vendor's published fragment plus our overlay.
+
+The vendor fragment (`openapi/vendor/…json`) is kept verbatim; everything this module adds
+or changes is marked in the output with `x-conformance-source`:
+
+- `documented`: the vendor's own schema, pages or official SDK say so;
+- `observed`: what the official SDK does on the wire;
+- `inferred`: our choice where the vendor is silent (never asserted against a vendor
+  without being listed in `openapi/README.md`).
+
+Run `python -m conformance.specbuild` to regenerate; `tests/self/test_spec.py` fails when
+the committed YAML differs from what this module produces.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENAPI_DIR = ROOT / "openapi"
+VENDOR_FRAGMENT = OPENAPI_DIR / "vendor" / "elevenlabs-batch-calling-openapi-2026-08-22.json"
+EXAMPLES_DIR = OPENAPI_DIR / "examples"
+OUTPUT = OPENAPI_DIR / "batch-calling.yaml"
+
+BASE = "/v1/convai/batch-calling"
+
+# vendor operationId -> (our operationId, vendor path, method)
+OPERATIONS = {
+    "create_batch_call": ("submitBatchCall", f"{BASE}/submit", "post"),
+    "get_workspace_batch_calls": ("listBatchCalls", f"{BASE}/workspace", "get"),
+    "get_batch_call": ("getBatchCall", f"{BASE}/{{batch_id}}", "get"),
+    "delete_batch_call": ("deleteBatchCall", f"{BASE}/{{batch_id}}", "delete"),
+    "cancel_batch_call": ("cancelBatchCall", f"{BASE}/{{batch_id}}/cancel", "post"),
+    "retry_batch_call": ("retryBatchCall", f"{BASE}/{{batch_id}}/retry", "post"),
+    "export_batch_call": ("exportBatchCall", f"{BASE}/{{batch_id}}/export", "get"),
+}
+
+SUBMIT_BODY_VENDOR_NAME = "Body_Submit_a_batch_call_request__v1_convai_batch_calling_submit_post"
+SUBMIT_BODY = "SubmitBatchCallRequest"
+
+# Response models whose every key the vendor's server always emits (null where nullable).
+ALL_KEYS_REQUIRED = [
+    "BatchCallResponse",
+    "BatchCallDetailedResponse",
+    "OutboundCallRecipientResponseModel",
+    "WorkspaceBatchCallsResponse",
+    "HTTPValidationError",
+]
+
+ERROR_STATUSES = {
+    "401": (
+        "Missing or invalid API key (`status` is `needs_authorization` without a key, "
+        "`invalid_api_key` with a wrong one).",
+        "documented",
+    ),
+    "403": (
+        "The workspace has not accepted the batch-calling terms "
+        "(`status`: `batch_calling_agreement_required`).",
+        "documented",
+    ),
+    "404": ("No batch with this id in the caller's workspace.", "inferred"),
+    "409": (
+        "The batch's state does not allow this operation (for example cancelling a batch "
+        "that already finished).",
+        "inferred",
+    ),
+    "413": ("Request body larger than the server accepts.", "inferred"),
+    "415": ("Request body is not `application/json`.", "inferred"),
+}
+
+# Which extra error statuses each operation documents, beyond 401 and 422.
+EXTRA_ERRORS = {
+    "submitBatchCall": ["403", "413", "415"],
+    "listBatchCalls": [],
+    "getBatchCall": ["404"],
+    "deleteBatchCall": ["404"],
+    "cancelBatchCall": ["404", "409"],
+    "retryBatchCall": ["404", "409"],
+    "exportBatchCall": ["404"],
+}
+
+LINK_TARGETS = ["getBatchCall", "cancelBatchCall", "retryBatchCall", "deleteBatchCall",
+                "exportBatchCall"]
+
+
+def _load_example(name: str) -> dict:
+    return json.loads((EXAMPLES_DIR / name).read_text())
+
+
+def _rewrite_refs(node, old: str, new: str):
+    if isinstance(node, dict):
+        return {k: (new if k == "$ref" and v == old else _rewrite_refs(v, old, new))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(v, old, new) for v in node]
+    return node
+
+
+def _error_schemas() -> dict:
+    return {
+        "ErrorDetail": {
+            "type": "object",
+            "title": "ErrorDetail",
+            "x-conformance-source": "documented",
+            "description": "Object error detail the vendor uses for non-validation errors.",
+            "properties": {
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "status": {"type": "string"},
+                "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+            "required": ["type", "code", "message", "status", "request_id"],
+        },
+        "ErrorResponse": {
+            "type": "object",
+            "title": "ErrorResponse",
+            "x-conformance-source": "documented",
+            "properties": {"detail": {"$ref": "#/components/schemas/ErrorDetail"}},
+            "required": ["detail"],
+        },
+    }
+
+
+def _error_response(status: str) -> dict:
+    description, source = ERROR_STATUSES[status]
+    return {
+        "description": description,
+        "x-conformance-source": source,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+        },
+    }
+
+
+def _links() -> dict:
+    return {
+        f"{target[0].upper()}{target[1:]}": {
+            "operationId": target,
+            "parameters": {"batch_id": "$response.body#/id"},
+            "description": f"The batch just returned, passed to {target}.",
+        }
+        for target in LINK_TARGETS
+    }
+
+
+def build() -> dict:
+    vendor = json.loads(VENDOR_FRAGMENT.read_text())
+    schemas = copy.deepcopy(vendor["components"]["schemas"])
+
+    # A readable name for the submit body; the vendor's generated name is kept as metadata.
+    schemas[SUBMIT_BODY] = schemas.pop(SUBMIT_BODY_VENDOR_NAME)
+    schemas[SUBMIT_BODY]["title"] = SUBMIT_BODY
+    schemas[SUBMIT_BODY]["x-vendor-schema-name"] = SUBMIT_BODY_VENDOR_NAME
+    schemas = _rewrite_refs(
+        schemas,
+        f"#/components/schemas/{SUBMIT_BODY_VENDOR_NAME}",
+        f"#/components/schemas/{SUBMIT_BODY}",
+    )
+
+    for name in ALL_KEYS_REQUIRED:
+        model = schemas[name]
+        before = set(model.get("required", []))
+        model["required"] = list(model["properties"])
+        added = [k for k in model["required"] if k not in before]
+        if added:
+            model["x-conformance-required-added"] = added
+            model["x-conformance-source"] = "observed"
+            model["description"] = (
+                (model.get("description", "") + " ").lstrip()
+                + "Every key is always present in the vendor's responses (null where nullable); "
+                "the vendor's schema marks these optional: " + ", ".join(added) + "."
+            )
+
+    # pydantic v2 (the vendor's FastAPI) also sends `input` and, for constraints, `ctx`.
+    schemas["ValidationError"]["properties"]["input"] = {
+        "title": "Input", "x-conformance-source": "observed"}
+    schemas["ValidationError"]["properties"]["ctx"] = {
+        "type": "object", "title": "Context", "x-conformance-source": "observed"}
+
+    schemas.update(_error_schemas())
+
+    schemas["BatchCallDetailedResponse"]["example"] = _load_example("get-response.seed-000.json")
+    schemas["BatchCallResponse"]["example"] = _load_example("submit-response.seed-002.json")
+
+    paths: dict = {}
+    for methods in vendor["paths"].values():
+        for method, vop in methods.items():
+            op_id, path, _ = OPERATIONS[vop["operationId"]]
+            op = copy.deepcopy(vop)
+            op = _rewrite_refs(
+                op, f"#/components/schemas/{SUBMIT_BODY_VENDOR_NAME}",
+                f"#/components/schemas/{SUBMIT_BODY}")
+            op["operationId"] = op_id
+            op["x-vendor-operation-id"] = vop["operationId"]
+            op["x-conformance-source"] = "documented"
+            # The key travels as the `ApiKeyAuth` security scheme rather than a header parameter,
+            # so fuzzers know it is authentication (the vendor declares it an optional header).
+            op["parameters"] = [p for p in op.get("parameters", []) if p["name"] != "xi-api-key"]
+            op["security"] = [{"ApiKeyAuth": []}]
+            responses = op["responses"]
+            responses["422"]["x-conformance-source"] = "documented"
+            responses["401"] = _error_response("401")
+            for status in EXTRA_ERRORS[op_id]:
+                responses[status] = _error_response(status)
+            if op_id == "submitBatchCall":
+                responses["200"]["links"] = _links()
+                media = op["requestBody"]["content"]["application/json"]
+                media["examples"] = {
+                    "vendorDocs": {
+                        "summary": "The request on the vendor's submit page",
+                        "x-conformance-source": "documented",
+                        "value": _load_example("submit-request.seed-002.json"),
+                    },
+                    "fictionalRecipients": {
+                        "summary": "Two recipients with fictional numbers, scheduled ahead",
+                        "x-conformance-source": "inferred",
+                        "value": _load_example("submit-request.fictional.json"),
+                    },
+                }
+                responses["200"]["content"]["application/json"]["examples"] = {
+                    "vendorDocs": {
+                        "x-conformance-source": "documented",
+                        "value": _load_example("submit-response.seed-002.json"),
+                    }
+                }
+            if op_id in ("cancelBatchCall", "retryBatchCall"):
+                responses["200"]["links"] = {
+                    "GetBatchCall": {
+                        "operationId": "getBatchCall",
+                        "parameters": {"batch_id": "$response.body#/id"},
+                        "description": "The batch just changed, fetched again.",
+                    }
+                }
+            if op_id == "cancelBatchCall":
+                responses["200"]["content"]["application/json"]["examples"] = {
+                    "vendorDocs": {
+                        "x-conformance-source": "documented",
+                        "value": _load_example("cancel-response.seed-004.json"),
+                    }
+                }
+            if op_id == "getBatchCall":
+                responses["200"]["content"]["application/json"]["examples"] = {
+                    "vendorDocs": {
+                        "x-conformance-source": "documented",
+                        "value": _load_example("get-response.seed-000.json"),
+                    }
+                }
+            if op_id == "listBatchCalls":
+                for p in op["parameters"]:
+                    if p["name"] == "last_doc":
+                        p["description"] = "Cursor: the `next_doc` of the previous page."
+                        p["x-conformance-source"] = "documented"
+            if op_id == "exportBatchCall":
+                op["parameters"].append({
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "description": "Only export the first N recipients; used to preview the "
+                    "columns. Omit to export every recipient.",
+                    "x-conformance-source": "documented",
+                    "x-conformance-note": "Present in the official SDK (elevenlabs 2.78.0), "
+                    "absent from the 2026-08-22 schema fragment.",
+                    "schema": {"anyOf": [{"type": "integer"}, {"type": "null"}], "title": "Limit"},
+                })
+                responses["200"]["description"] = "Batch call results CSV."
+            paths.setdefault(path, {})[method] = op
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Batch calling API (conformance suite's bundled contract)",
+            "version": "2026-08-22+conformance.1",
+            "description": (
+                "The whole batch-calling API as the vendor publishes it (schema fragment of "
+                "2026-08-22, its documentation pages and the official SDK 2.78.0), plus the "
+                "behaviour every client relies on but no schema states. Every addition is "
+                "marked with `x-conformance-source` (documented | observed | inferred); see "
+                "openapi/README.md for provenance and the choices made where the vendor is silent."
+            ),
+        },
+        "servers": [
+            {"url": "https://api.elevenlabs.io"},
+            {"url": "https://api.us.elevenlabs.io"},
+            {"url": "https://api.eu.residency.elevenlabs.io"},
+            {"url": "https://api.in.residency.elevenlabs.io"},
+            {"url": "https://api.sg.residency.elevenlabs.io"},
+        ],
+        "x-conformance-vendor-fragment": {
+            "file": "openapi/vendor/" + VENDOR_FRAGMENT.name,
+            "title": vendor["info"]["title"],
+        },
+        "security": [{"ApiKeyAuth": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "ApiKeyAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "xi-api-key",
+                    "description": "Your API key. The live service answers 401 without it.",
+                }
+            },
+            "schemas": dict(sorted(schemas.items())),
+        },
+    }
+
+
+def dump(spec: dict) -> str:
+    header = ("# GENERATED by `python -m conformance.specbuild` from openapi/vendor/ and "
+              "openapi/examples/.\n# Do not edit by hand: change conformance/specbuild.py "
+              "and regenerate.\n")
+    return header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    text = dump(build())
+    if "--check" in argv:
+        if OUTPUT.read_text() != text:
+            print(f"{OUTPUT} is stale: run python -m conformance.specbuild", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
