@@ -1,0 +1,70 @@
+"""Serve the mock: `python -m conformance.mock --port 8080` (console script: conformance-mock)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app
+from conformance.mock.clock import DEFAULT_START, ManualClock, WallClock
+from conformance.mock.faults import FAULTS, UnknownFault
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance-mock",
+        description="Stateful mock of a batch-calling API (see conformance/mock/README.md).")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--profile", default="elevenlabs",
+                        help="vendor dialect: elevenlabs (default) or voiceai")
+    parser.add_argument("--key", action="append", dest="keys", metavar="KEY",
+                        help=f"accepted API key, repeatable; each key is its own workspace "
+                             f"(default: {', '.join(DEFAULT_KEYS)})")
+    parser.add_argument("--fault", action="append", dest="faults", default=[], metavar="NAME",
+                        help="activate a named fault, repeatable (--list-faults shows them)")
+    parser.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    parser.add_argument("--admin", action="store_true",
+                        help="serve the admin API under /_mock/ (clock, reset, faults)")
+    parser.add_argument("--clock", choices=("wall", "manual"), default="wall",
+                        help="wall: real time (default); manual: moves only via the admin API")
+    parser.add_argument("--start", type=int, default=None,
+                        help=f"manual clock start, unix seconds (default {DEFAULT_START})")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="wall clock speed-up, e.g. 60 = one real second is a mock minute")
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
+    parser.add_argument("--log-level", default="info")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list_faults:
+        for f in FAULTS.values():
+            print(f"{f.name:40} {f.category:12} {f.description}")
+        return 0
+    if args.clock == "manual":
+        clock = ManualClock(args.start) if args.start is not None else ManualClock()
+    else:
+        clock = WallClock(args.time_scale)
+    try:
+        app = create_app(args.profile, keys=args.keys, clock=clock, faults=args.faults,
+                         admin=args.admin, max_body_bytes=args.max_body_bytes)
+    except (UnknownFault, ValueError) as exc:
+        print(f"conformance-mock: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    profile = app.state.profile
+    print(f"conformance-mock: {profile.name} dialect at http://{args.host}:{args.port}"
+          f"{profile.base_path}, auth header {profile.auth_header}, keys "
+          f"{', '.join(app.state.keys)}, clock {args.clock}"
+          f"{', admin API on /_mock/' if args.admin else ''}"
+          f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}",
+          file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
