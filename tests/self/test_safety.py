@@ -1,0 +1,633 @@
+"""conformance.safety: every guard refuses before the request reaches the inner transport;
+allowed requests do reach it. No real network: the inner transport is httpx.MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+
+import httpx
+import pytest
+
+from conformance import safety
+from conformance.safety import (
+    AsyncSafetyTransport,
+    Ledger,
+    SafetyPolicy,
+    SafetyTransport,
+    SweepError,
+    UnsafeRequest,
+)
+
+BASE = "/v1/convai/batch-calling"
+NOW = 1_800_000_000
+DAY = 86_400
+RUN = "20260101t000000-beef"
+PREFIX = f"cst-{RUN}-"
+LOCAL = "http://127.0.0.1:8765"
+
+
+class FakeServer:
+    """A tiny batch-calling server: records every request that reached it."""
+
+    def __init__(self, batches=None, page_size=2):
+        self.seen: list[httpx.Request] = []
+        self.batches: dict[str, dict] = {b["id"]: b for b in (batches or [])}
+        self.page_size = page_size
+        self.counter = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        path = request.url.path
+        rest = path[len(BASE) + 1:] if path.startswith(BASE + "/") else None
+        if request.method == "POST" and rest == "submit":
+            body = json.loads(request.content)
+            self.counter += 1
+            batch = {"id": f"btcal_{self.counter}", "name": body["call_name"],
+                     "status": "pending", "created_at_unix": NOW}
+            self.batches[batch["id"]] = batch
+            return httpx.Response(200, json=batch)
+        if request.method == "GET" and rest == "workspace":
+            ids = sorted(self.batches)
+            start = ids.index(request.url.params["last_doc"]) + 1 \
+                if "last_doc" in request.url.params else 0
+            size = min(self.page_size, int(request.url.params.get("limit", 100)))
+            page = ids[start:start + size]
+            more = start + size < len(ids)
+            return httpx.Response(200, json={"batch_calls": [self.batches[i] for i in page],
+                                             "next_doc": page[-1] if more else None,
+                                             "has_more": more})
+        if rest is None:
+            return httpx.Response(200, json={"ok": True})
+        batch_id, _, action = rest.partition("/")
+        if batch_id not in self.batches:
+            return httpx.Response(404, json={"detail": {"status": "not_found"}})
+        if request.method == "DELETE" and not action:
+            del self.batches[batch_id]
+            return httpx.Response(204)
+        if request.method == "POST" and action == "cancel":
+            self.batches[batch_id]["status"] = "cancelled"
+        if request.method == "POST" and action == "retry":
+            self.batches[batch_id]["status"] = "pending"
+        return httpx.Response(200, json=self.batches[batch_id])
+
+    def mutations(self):
+        return [(r.method, r.url.path) for r in self.seen if r.method != "GET"]
+
+
+def policy(**kw) -> SafetyPolicy:
+    kw.setdefault("name_prefix", PREFIX)
+    kw.setdefault("clock", lambda: NOW)
+    return SafetyPolicy(**kw)
+
+
+def client(server=None, base_url=LOCAL, ledger=None, **kw):
+    server = server if server is not None else FakeServer()
+    transport = SafetyTransport(httpx.MockTransport(server), policy(**kw), ledger)
+    return httpx.Client(base_url=base_url, transport=transport, trust_env=False), server
+
+
+def body(**over):
+    b = {"call_name": PREFIX + "smoke", "agent_id": "agent_1",
+         "scheduled_time_unix": NOW + 31 * DAY,
+         "recipients": [{"phone_number": "+14155550100"}, {"phone_number": "+12125550199"}]}
+    b.update(over)
+    return b
+
+
+def refused(c, server, method, url, match=None, **kw):
+    before = len(server.seen)
+    with pytest.raises(UnsafeRequest) as info:
+        c.request(method, url, **kw)
+    assert len(server.seen) == before, "a refused request reached the inner transport"
+    if match:
+        assert match in info.value.reason, info.value.reason
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+# ---------------------------------------------------------------------------------- hosts
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://localhost/x",
+                                 "http://[::1]:8000/x", "http://LOCALHOST/x"])
+def test_loopback_reads_allowed(url):
+    c, server = client()
+    assert c.get(url).status_code == 200
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("url", ["https://api.elevenlabs.io/v1/convai/batch-calling/workspace",
+                                 "http://127.0.0.2/x", "http://localhost.:80/x",
+                                 "http://0.0.0.0/x", "http://example.com/x"])
+def test_other_hosts_refused_even_for_get(url):
+    c, server = client()
+    refused(c, server, "GET", url, "not allowed")
+
+
+def test_vendor_policy_allows_exactly_its_host_over_https():
+    p = SafetyPolicy.for_vendor("https://api.elevenlabs.io", BASE, PREFIX, clock=lambda: NOW)
+    assert p.allowed_hosts == {"api.elevenlabs.io"}
+    server = FakeServer()
+    c = httpx.Client(transport=SafetyTransport(httpx.MockTransport(server), p))
+    assert c.get(f"https://api.elevenlabs.io{BASE}/workspace").status_code == 200
+    refused(c, server, "GET", f"https://api.us.elevenlabs.io{BASE}/workspace", "not allowed")
+    refused(c, server, "GET", f"https://127.0.0.1{BASE}/workspace", "not allowed")
+    with pytest.raises(ValueError):
+        SafetyPolicy.for_vendor("http://api.elevenlabs.io", BASE, PREFIX)
+
+
+def test_plain_http_to_a_non_loopback_host_refused():
+    c, server = client(allowed_hosts=frozenset({"api.example.com"}))
+    refused(c, server, "GET", "http://api.example.com/x", "https")
+    assert c.get("https://api.example.com/x").status_code == 200
+
+
+# --------------------------------------------------------------------------------- submit
+
+def test_safe_submit_reaches_server_and_is_recorded():
+    c, server = client()
+    r = c.post(f"{BASE}/submit", json=body())
+    assert r.status_code == 200 and r.json()["id"] == "btcal_1"
+    t = c._transport
+    assert t.ledger.created == {"btcal_1": PREFIX + "smoke"}
+    assert (t.ledger.submits_sent, t.ledger.recipients_sent) == (1, 2)
+
+
+@pytest.mark.parametrize("phone", [
+    "+14155550100", "+14155550199", "+19995550150", "+10005550123",
+])
+def test_fictional_phones_accepted(phone):
+    assert safety.is_fictional_phone(phone)
+    c, server = client()
+    c.post(f"{BASE}/submit", json=body(recipients=[{"phone_number": phone}]))
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("phone", [
+    "+14155550200", "+14155550099", "+14155551234", "+14155550100\n", " +14155550100",
+    "14155550100", "+141555501000", "+1415555010", "+44415555010", "+1415555٠١٠٠",
+    "+1(415)5550100", "+1 415 555 0100", "tel:+14155550100", 14155550100, "", "+15550100",
+])
+def test_real_or_malformed_phones_refused(phone):
+    assert not safety.is_fictional_phone(phone)
+    c, server = client()
+    refused(c, server, "POST", f"{BASE}/submit", "phone_number",
+            json=body(recipients=[{"phone_number": "+14155550100"}, {"phone_number": phone}]))
+
+
+def test_whatsapp_refused_unless_allowed():
+    c, server = client()
+    refused(c, server, "POST", f"{BASE}/submit", "whatsapp",
+            json=body(recipients=[{"whatsapp_user_id": "123"}]))
+    c, server = client(allow_whatsapp=True)
+    c.post(f"{BASE}/submit", json=body(recipients=[{"whatsapp_user_id": "123"}]))
+    assert len(server.seen) == 1
+
+
+def test_allow_any_phone_switch():
+    c, server = client(allow_any_phone=True)
+    c.post(f"{BASE}/submit", json=body(recipients=[{"phone_number": "+14155551234"}]))
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("name", ["cst-other-run-x", "smoke", PREFIX[:-1], None, 7, ""])
+def test_call_name_must_carry_run_prefix(name):
+    c, server = client()
+    refused(c, server, "POST", f"{BASE}/submit", "call_name", json=body(call_name=name))
+
+
+@pytest.mark.parametrize("when, match", [
+    (None, "dial now"), ("missing", "dial now"), (NOW, "sooner"), (NOW + 30 * DAY - 1, "sooner"),
+    (str(NOW + 31 * DAY), "not a number"), (True, "not a number"), (float("nan"), "not a number"),
+])
+def test_schedule_must_be_far_enough_ahead(when, match):
+    c, server = client()
+    b = body()
+    if when == "missing":
+        del b["scheduled_time_unix"]
+    else:
+        b["scheduled_time_unix"] = when
+    refused(c, server, "POST", f"{BASE}/submit", match, content=json.dumps(b),
+            headers={"content-type": "application/json"})
+
+
+def test_schedule_boundary_and_allow_dispatch():
+    c, server = client()
+    c.post(f"{BASE}/submit", json=body(scheduled_time_unix=NOW + 30 * DAY))
+    assert len(server.seen) == 1
+    c, server = client(allow_dispatch=True)
+    b = body()
+    del b["scheduled_time_unix"]
+    c.post(f"{BASE}/submit", json=b)
+    c.post(f"{BASE}/submit", json=body(scheduled_time_unix=None))
+    assert len(server.seen) == 2
+
+
+def test_schedule_uses_injected_clock():
+    c, server = client(clock=lambda: NOW + 10 * DAY)
+    refused(c, server, "POST", f"{BASE}/submit", "sooner",
+            json=body(scheduled_time_unix=NOW + 31 * DAY))
+
+
+@pytest.mark.parametrize("content, headers, match", [
+    (b"not json", {}, "not valid JSON"),
+    (b"[]", {}, "not a JSON object"),
+    (b"", {}, "not a JSON object"),
+    (json.dumps(body(recipients={"phone_number": "+14155550100"})).encode(), {}, "not an array"),
+    (json.dumps(body(recipients=["+14155550100"])).encode(), {}, "not an object"),
+    # the same key twice: we would read the fictional number, a server might read the other
+    (b'{"call_name": "' + PREFIX.encode() + b'x", "agent_id": "a", "scheduled_time_unix": '
+     + str(NOW + 40 * DAY).encode() + b', "recipients": [{"phone_number": "+14155551234", '
+     b'"phone_number": "+14155550100"}]}', {}, "not valid JSON"),
+    (gzip.compress(json.dumps(body()).encode()), {"content-encoding": "gzip"}, "encoded"),
+])
+def test_uninspectable_submit_bodies_refused(content, headers, match):
+    c, server = client()
+    refused(c, server, "POST", f"{BASE}/submit", match, content=content,
+            headers={"content-type": "application/json", **headers})
+
+
+def test_streamed_body_is_inspected_and_still_delivered():
+    c, server = client()
+
+    def chunks():
+        data = json.dumps(body()).encode()
+        yield data[:10]
+        yield data[10:]
+
+    assert c.post(f"{BASE}/submit", content=chunks()).status_code == 200
+    assert json.loads(server.seen[0].content)["call_name"] == PREFIX + "smoke"
+    c, server = client()
+
+    def bad():
+        yield json.dumps(body(recipients=[{"phone_number": "+14155551234"}])).encode()
+
+    refused(c, server, "POST", f"{BASE}/submit", "phone_number", content=bad())
+
+
+# ------------------------------------------------------------------------------------ caps
+
+def test_max_batches_cap():
+    c, server = client(max_batches=3, max_recipients=1000)
+    for _ in range(3):
+        c.post(f"{BASE}/submit", json=body())
+    refused(c, server, "POST", f"{BASE}/submit", "max_batches", json=body())
+    assert len(server.seen) == 3
+
+
+def test_max_recipients_cap_counts_across_batches():
+    c, server = client(max_recipients=5)
+    c.post(f"{BASE}/submit", json=body())  # 2
+    c.post(f"{BASE}/submit", json=body())  # 4
+    refused(c, server, "POST", f"{BASE}/submit", "max_recipients", json=body())  # would be 6
+    c.post(f"{BASE}/submit", json=body(recipients=[{"phone_number": "+14155550105"}]))  # 5
+    assert len(server.seen) == 3
+    assert c._transport.ledger.recipients_sent == 5
+
+
+def test_refused_submits_do_not_spend_the_caps_but_failed_ones_do():
+    ledger = Ledger()
+    c, server = client(ledger=ledger, max_batches=2)
+    with pytest.raises(UnsafeRequest):
+        c.post(f"{BASE}/submit", json=body(call_name="nope"))
+    assert ledger.submits_sent == 0
+
+    def boom(request):
+        server.seen.append(request)
+        return httpx.Response(500)
+
+    c2 = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
+        httpx.MockTransport(boom), policy(max_batches=2), ledger))
+    assert c2.post(f"{BASE}/submit", json=body()).status_code == 500
+    assert ledger.submits_sent == 1 and not ledger.created  # spent, nothing recorded
+    c.post(f"{BASE}/submit", json=body())
+    refused(c, server, "POST", f"{BASE}/submit", "max_batches", json=body())
+
+
+def test_default_caps():
+    p = policy()
+    assert (p.max_batches, p.max_recipients, p.min_schedule_ahead_s) == (20, 50, 30 * DAY)
+    assert p.allowed_hosts == {"127.0.0.1", "::1", "localhost"} and not p.allow_dispatch
+
+
+# ----------------------------------------------------------------- mutations and ownership
+
+@pytest.mark.parametrize("method, path", [
+    ("PUT", f"{BASE}/btcal_1"), ("PATCH", f"{BASE}/btcal_1"), ("POST", f"{BASE}/btcal_1"),
+    ("POST", f"{BASE}/workspace"), ("DELETE", f"{BASE}/workspace"),
+    ("POST", f"{BASE}/submit/"), ("POST", f"{BASE}/btcal_1/cancel/"),
+    ("POST", f"{BASE}/btcal_1/export"), ("DELETE", f"{BASE}/btcal_1/cancel"),
+    ("POST", "/v1/convai/agents/create"), ("DELETE", "/v1/convai/agents/agent_1"),
+    ("POST", "/v1/voiceai/batch-calling/submit"), ("POST", "/x"), ("DELETE", BASE),
+])
+def test_unknown_mutations_refused(method, path):
+    c, server = client()
+    refused(c, server, method, path, content=json.dumps(body()))
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", f"{BASE}/btcal_9/cancel"), ("DELETE", f"{BASE}/btcal_9"),
+])
+def test_cancel_delete_unknown_ids_refused(method, path):
+    c, server = client()
+    refused(c, server, method, path, "not created by this run")
+
+
+def test_own_batches_can_be_cancelled_and_deleted():
+    c, server = client()
+    batch_id = c.post(f"{BASE}/submit", json=body()).json()["id"]
+    assert c.post(f"{BASE}/{batch_id}/cancel").json()["status"] == "cancelled"
+    assert c.delete(f"{BASE}/{batch_id}").status_code == 204
+    refused(c, server, "POST", f"{BASE}/btcal_2/cancel", "not created")
+    # percent-encoding does not smuggle another id past the check
+    refused(c, server, "DELETE", f"{BASE}/btcal%5F2", "not created")
+
+
+def test_retry_needs_ownership_and_allow_dispatch():
+    c, server = client()
+    batch_id = c.post(f"{BASE}/submit", json=body()).json()["id"]
+    refused(c, server, "POST", f"{BASE}/{batch_id}/retry", "allow_dispatch")
+    c, server = client(allow_dispatch=True)
+    batch_id = c.post(f"{BASE}/submit", json=body()).json()["id"]
+    assert c.post(f"{BASE}/{batch_id}/retry").status_code == 200
+    refused(c, server, "POST", f"{BASE}/other/retry", "not created")
+
+
+def test_gets_are_always_allowed_on_allowed_hosts():
+    c, server = client()
+    for path in (f"{BASE}/workspace", f"{BASE}/anything", f"{BASE}/x/export", "/v1/other"):
+        c.get(path)
+    assert len(server.seen) == 4
+
+
+def test_other_dialect_base_path():
+    c, server = client(base_path="/v1/voiceai/batch-calling/")
+    refused(c, server, "POST", f"{BASE}/submit", "not a known", json=body())
+    c.post("/v1/voiceai/batch-calling/submit", json=body())
+    assert len(server.seen) == 1
+
+
+def test_extra_mutating_paths_only_on_loopback():
+    c, server = client(extra_mutating_paths=("/_mock/",),
+                       allowed_hosts=frozenset({"127.0.0.1", "api.example.com"}))
+    c.post("/_mock/clock/advance", json={"seconds": 5})
+    assert len(server.seen) == 1
+    refused(c, server, "POST", "https://api.example.com/_mock/clock/advance", "not a known")
+
+
+def test_submit_without_readable_id_is_an_orphan():
+    def weird(request):
+        return httpx.Response(200, text="ok")
+
+    ledger = Ledger()
+    c = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
+        httpx.MockTransport(weird), policy(), ledger))
+    assert c.post(f"{BASE}/submit", json=body()).text == "ok"
+    assert ledger.orphans == [PREFIX + "smoke"] and not ledger.created
+
+
+def test_response_body_survives_inspection_even_compressed():
+    raw = gzip.compress(json.dumps({"id": "btcal_z", "name": PREFIX + "z"}).encode())
+
+    def gz(request):
+        return httpx.Response(200, content=raw, headers={"content-encoding": "gzip",
+                                                         "content-type": "application/json"})
+
+    ledger = Ledger()
+    c = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
+        httpx.MockTransport(gz), policy(), ledger))
+    assert c.post(f"{BASE}/submit", json=body()).json()["id"] == "btcal_z"
+    assert "btcal_z" in ledger
+    with c.stream("POST", f"{BASE}/submit", json=body()) as r:
+        assert json.loads(r.read())["name"] == PREFIX + "z"
+
+
+class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """An unread response stream, like a real network transport returns."""
+
+    def __init__(self, data: bytes):
+        self.parts = [data[:7], data[7:]]
+        self.closed = False
+
+    def __iter__(self):
+        yield from self.parts
+
+    async def __aiter__(self):
+        for part in self.parts:
+            yield part
+
+    def close(self):
+        self.closed = True
+
+    async def aclose(self):
+        self.closed = True
+
+
+def _gz_submit_response(streams):
+    raw = gzip.compress(json.dumps({"id": "btcal_s", "name": PREFIX + "s"}).encode())
+
+    def handler(request):
+        streams.append(Chunks(raw))
+        return httpx.Response(200, stream=streams[-1],
+                              headers={"content-encoding": "gzip",
+                                       "content-type": "application/json"})
+    return handler
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_unread_streamed_response_is_inspected_and_passed_on(streaming):
+    streams, ledger = [], Ledger()
+    c = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
+        httpx.MockTransport(_gz_submit_response(streams)), policy(), ledger))
+    if streaming:
+        with c.stream("POST", f"{BASE}/submit", json=body()) as r:
+            assert json.loads(b"".join(r.iter_bytes()))["id"] == "btcal_s"
+    else:
+        r = c.post(f"{BASE}/submit", json=body())
+        assert r.json() == {"id": "btcal_s", "name": PREFIX + "s"}
+        assert r.headers["content-encoding"] == "gzip"
+    assert ledger.created == {"btcal_s": PREFIX + "s"}
+    assert streams[0].closed  # the inner response was released
+
+
+def test_async_unread_streamed_response_is_inspected():
+    async def go():
+        streams, ledger = [], Ledger()
+        transport = AsyncSafetyTransport(httpx.MockTransport(_gz_submit_response(streams)),
+                                         policy(), ledger)
+        async with httpx.AsyncClient(base_url=LOCAL, transport=transport) as c:
+            r = await c.post(f"{BASE}/submit", json=body())
+        return r, ledger, streams
+
+    r, ledger, streams = asyncio.run(go())
+    assert r.json()["id"] == "btcal_s" and "btcal_s" in ledger and streams[0].closed
+
+
+def test_refusals_are_logged():
+    ledger = Ledger()
+    c, server = client(ledger=ledger)
+    with pytest.raises(UnsafeRequest):
+        c.get("http://evil.example/x")
+    assert len(ledger.refusals) == 1 and "evil.example" in ledger.refusals[0]
+
+
+def test_policy_prefix_guards():
+    with pytest.raises(ValueError):
+        SafetyPolicy(name_prefix="run-1-")
+    with pytest.raises(ValueError):
+        SafetyPolicy(name_prefix="cst-")
+    with pytest.raises(ValueError):
+        SafetyPolicy(name_prefix=PREFIX, sweep_prefix="")
+    SafetyPolicy(name_prefix=PREFIX, sweep_prefix="cst-")
+
+
+# ---------------------------------------------------------------------------------- async
+
+def test_async_transport_guards_too():
+    async def go():
+        server = FakeServer()
+        ledger = Ledger()
+        transport = AsyncSafetyTransport(httpx.MockTransport(server), policy(), ledger)
+        async with httpx.AsyncClient(base_url=LOCAL, transport=transport) as c:
+            r = await c.post(f"{BASE}/submit", json=body())
+            assert r.json()["id"] == "btcal_1"
+            with pytest.raises(UnsafeRequest):
+                await c.post(f"{BASE}/submit", json=body(recipients=[
+                    {"phone_number": "+14155551234"}]))
+            with pytest.raises(UnsafeRequest):
+                await c.delete(f"{BASE}/btcal_7")
+            assert (await c.delete(f"{BASE}/btcal_1")).status_code == 204
+        return server, ledger
+
+    server, ledger = asyncio.run(go())
+    assert [r.method for r in server.seen] == ["POST", "DELETE"]
+    assert ledger.created == {"btcal_1": PREFIX + "smoke"}
+
+
+# ------------------------------------------------------------------------ clients & ids
+
+def test_guarded_client_ignores_env_proxies(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    server = FakeServer()
+    c = safety.guarded_client(LOCAL, policy(), inner=httpx.MockTransport(server))
+    assert safety.is_guarded(c)
+    plain = httpx.Client(transport=SafetyTransport(httpx.MockTransport(server), policy()))
+    assert safety.is_guarded(plain)  # httpx 0.28: env proxies are ignored given a transport
+    for leaky in (
+        httpx.Client(transport=SafetyTransport(httpx.MockTransport(server), policy()),
+                     proxy="http://proxy.invalid:3128"),
+        httpx.Client(transport=SafetyTransport(httpx.MockTransport(server), policy()),
+                     mounts={"https://": httpx.HTTPTransport()}),
+    ):
+        assert not safety.is_guarded(leaky)  # a mount would bypass the guard
+    assert not safety.is_guarded(httpx.Client(trust_env=False))
+
+
+def test_run_ids_and_prefix():
+    a, b = safety.new_run_id(NOW), safety.new_run_id(NOW)
+    assert a != b and a.startswith("20270115t080000-")
+    assert safety.name_prefix(a) == f"cst-{a}-"
+    with pytest.raises(ValueError):
+        safety.name_prefix("Bad Run")
+
+
+# ------------------------------------------------------------------------ cleanup / sweep
+
+def test_cleanup_cancels_then_deletes_and_tolerates_404():
+    ledger = Ledger()
+    c, server = client(ledger=ledger)
+    ids = [c.post(f"{BASE}/submit", json=body()).json()["id"] for _ in range(3)]
+    del server.batches[ids[1]]  # deleted behind our back
+    report = safety.cleanup(c, ledger, BASE)
+    assert report.ok and report.deleted == [ids[0], ids[2]] and report.already_gone == [ids[1]]
+    assert len(ledger) == 0 and not server.batches
+    assert server.mutations()[3:] == [
+        ("POST", f"{BASE}/{ids[0]}/cancel"), ("DELETE", f"{BASE}/{ids[0]}"),
+        ("POST", f"{BASE}/{ids[1]}/cancel"), ("DELETE", f"{BASE}/{ids[1]}"),
+        ("POST", f"{BASE}/{ids[2]}/cancel"), ("DELETE", f"{BASE}/{ids[2]}"),
+    ]
+
+
+def test_cleanup_reports_failures_and_keeps_them_in_the_ledger():
+    ledger = Ledger()
+    ledger.record("btcal_1", PREFIX + "a")
+
+    def flaky(request):
+        return httpx.Response(500 if request.method == "DELETE" else 200, json={})
+
+    c = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
+        httpx.MockTransport(flaky), policy(), ledger))
+    report = safety.cleanup(c, ledger, type("P", (), {"base_path": BASE})())
+    assert not report.ok and "500" in report.failed["btcal_1"] and "btcal_1" in ledger
+
+
+def _stored(n_ours=5, n_other=4, n_old_run=2):
+    batches = [{"id": f"b{i:02d}", "name": f"{PREFIX}{i}", "status": "pending",
+                "created_at_unix": NOW - 100} for i in range(n_ours)]
+    batches += [{"id": f"c{i:02d}", "name": f"customer campaign {i}", "status": "in_progress",
+                 "created_at_unix": NOW - 100} for i in range(n_other)]
+    batches += [{"id": f"d{i:02d}", "name": f"cst-oldrun-{i}", "status": "completed",
+                 "created_at_unix": NOW - 10 * DAY} for i in range(n_old_run)]
+    return batches
+
+
+def test_sweep_pages_and_deletes_only_prefixed_batches():
+    server = FakeServer(_stored(), page_size=2)
+    c, _ = client(server, sweep_prefix=PREFIX)
+    swept = safety.sweep(c, BASE, PREFIX, NOW, limit=2)
+    assert swept == [f"b{i:02d}" for i in range(5)]
+    assert sorted(server.batches) == ["c00", "c01", "c02", "c03", "d00", "d01"]
+    lists = [r for r in server.seen if r.url.path.endswith("/workspace")]
+    assert len(lists) == 6  # 11 batches, 2 per page
+    assert "last_doc" not in lists[0].url.params and lists[1].url.params["last_doc"] == "b01"
+
+
+def test_sweep_dry_run_and_age_filter_and_terminal_batches():
+    server = FakeServer(_stored(), page_size=3)
+    c, _ = client(server, sweep_prefix="cst-")
+    assert safety.sweep(c, BASE, "cst-", NOW, dry_run=True) == [
+        "b00", "b01", "b02", "b03", "b04", "d00", "d01"]
+    assert server.mutations() == []
+    swept = safety.sweep(c, BASE, "cst-", NOW, min_age_s=DAY)
+    assert swept == ["d00", "d01"]
+    # completed batches are deleted without a cancel first
+    assert server.mutations() == [("DELETE", f"{BASE}/d00"), ("DELETE", f"{BASE}/d01")]
+
+
+def test_sweep_needs_sweep_prefix_in_the_policy():
+    server = FakeServer(_stored(n_other=0, n_old_run=0))
+    c, _ = client(server)  # no sweep_prefix: these batches are not ours
+    with pytest.raises(SweepError) as info:
+        safety.sweep(c, BASE, PREFIX, NOW)
+    assert info.value.swept == [] and len(info.value.errors) == 5
+    assert server.mutations() == [] and len(server.batches) == 5
+
+
+def test_sweep_prefix_in_policy_does_not_open_other_batches():
+    server = FakeServer(_stored())
+    c, _ = client(server, sweep_prefix=PREFIX)
+    c.get(f"{BASE}/workspace", params={"limit": 100})
+    refused(c, server, "DELETE", f"{BASE}/c00", "not created")
+    refused(c, server, "DELETE", f"{BASE}/d00", "not created")
+    assert c.delete(f"{BASE}/b00").status_code == 204
+    refused(c, server, "POST", f"{BASE}/b01/retry")  # retry is never a sweep operation
+
+
+def test_sweep_refuses_foreign_prefixes_and_stops_on_cursor_loops():
+    c, _ = client()
+    with pytest.raises(ValueError):
+        safety.sweep(c, BASE, "", NOW)
+
+    calls = []
+
+    def looping(request):
+        calls.append(request)
+        return httpx.Response(200, json={"batch_calls": [], "next_doc": "same",
+                                         "has_more": True})
+
+    c2 = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
+        httpx.MockTransport(looping), policy(sweep_prefix=PREFIX)))
+    assert safety.sweep(c2, BASE, PREFIX, NOW) == []
+    assert len(calls) == 2
