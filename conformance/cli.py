@@ -1,0 +1,111 @@
+"""`conformance` command line: run the suite against a target, build reports, sweep leftovers.
+
+Exit codes (every subcommand): 0 conformant (known deviations allowed), 1 new
+non-conformance, 2 the suite could not run (bad configuration, target unreachable, no key),
+always with a one-line reason and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXIT_OK, EXIT_NONCONFORMANT, EXIT_CANNOT_RUN = 0, 1, 2
+SUITES = ("tests/scenarios", "tests/contract")
+
+
+def _fail(message: str) -> int:
+    print(f"conformance: {message}", file=sys.stderr)
+    return EXIT_CANNOT_RUN
+
+
+def report_file_name(target: str) -> str:
+    """`live:elevenlabs` -> `live-elevenlabs` (file-system safe, one file per target)."""
+    return target.replace(":", "-").replace("/", "-")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from conformance.targets import TargetError, parse_target
+
+    try:
+        parse_target(args.target, os.environ).check_ready()
+    except TargetError as exc:
+        return _fail(str(exc))
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    junit = reports / f"{report_file_name(args.target)}.xml"
+    suites = [s for s in (args.suite or SUITES) if (ROOT / s).exists()]
+    if not suites:
+        return _fail("no test suites found (looked for " + ", ".join(SUITES) + ")")
+    command = [sys.executable, "-m", "pytest", *suites, f"--target={args.target}",
+               f"--junitxml={junit}", "-o", f"junit_suite_name={args.target}",
+               "-p", "no:cacheprovider", *args.pytest_args]
+    print("$ " + " ".join(command), flush=True)
+    code = subprocess.call(command, cwd=ROOT)
+    if code not in (0, 1):
+        return _fail(f"pytest could not run the suite against {args.target} (exit {code})")
+    return cmd_report(argparse.Namespace(
+        junit=sorted(str(p) for p in reports.glob("*.xml")) if args.all_reports else [str(junit)],
+        html=str(reports / "report.html"), md=str(reports / "report.md")))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from conformance import report
+    from conformance.spec import SPEC_PATH
+
+    argv = [*args.junit, "--html", args.html, "--md", args.md, "--spec", str(SPEC_PATH)]
+    return report.main(argv)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from conformance.sweep import run_sweep
+    from conformance.targets import TargetError
+
+    try:
+        return run_sweep(args.target, prefix=args.prefix, dry_run=args.dry_run)
+    except TargetError as exc:
+        return _fail(str(exc))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the suite against a target and write the report")
+    run.add_argument("--target", default=os.environ.get("API_TARGET", "mock"),
+                     help="mock | mock:<fault> | cassette:<vendor> | live:<vendor>")
+    run.add_argument("--reports", default="reports", help="folder for JUnit and reports")
+    run.add_argument("--suite", action="append", help="test folder (repeatable)")
+    run.add_argument("--all-reports", action="store_true",
+                     help="build the report from every JUnit file in --reports")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="JUnit files -> one HTML page and a Markdown summary")
+    rep.add_argument("junit", nargs="+")
+    rep.add_argument("--html", default="reports/report.html")
+    rep.add_argument("--md", default="reports/report.md")
+    rep.set_defaults(func=cmd_report)
+
+    sweep = sub.add_parser("sweep", help="cancel and delete leftover batches of earlier runs")
+    sweep.add_argument("--target", required=True, help="live:<vendor>")
+    sweep.add_argument("--prefix", default="cst-", help="batch-name prefix to sweep")
+    sweep.add_argument("--dry-run", action="store_true")
+    sweep.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Export: the batch's recipients and results as CSV."""
+
+import csv
+import io
+
+
+def _rows(response):
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_export_has_a_row_per_recipient(client, api, submit_batch, numbers):
+    """Export answers text/csv with a header and one row per recipient."""
+    batch = submit_batch(numbers.completing(3))
+    response = client.get(api.export(batch["id"]))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert len(_rows(response)) == 3
+
+
+def test_export_limit_previews_the_first_rows(client, api, submit_batch, numbers):
+    """`limit` exports only the first N recipients. Spec: official SDK 2.78.0 export(limit)."""
+    batch = submit_batch(numbers.completing(3))
+    assert len(_rows(client.get(api.export(batch["id"]), params={"limit": 1}))) == 1
+
+
+def test_export_unknown_batch_is_404(client, api):
+    """Exporting a batch id that does not exist answers 404."""
+    assert client.get(api.export("btcal_conformance_does_not_exist")).status_code == 404

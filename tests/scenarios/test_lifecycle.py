@@ -1,0 +1,79 @@
+"""Lifecycle over time: scheduling, progress, concurrency and counters at every observation."""
+
+from conformance.invariants import check_batch, check_monotonic
+
+IN_FLIGHT = {"dispatched", "initiated", "in_progress"}
+TERMINAL_BATCH = {"completed", "failed", "cancelled"}
+
+
+def _watch(client, api, batch_id, eventually, *, strict, within=3600, step=5, until=None):
+    """Observe the batch until it ends, checking every invariant at every observation."""
+    seen = []
+
+    def observe():
+        batch = client.get(api.get(batch_id)).json()
+        check_batch(batch, previous=seen[-1] if seen else None, strict=strict)
+        seen.append(batch)
+        return batch if (until or (lambda b: b["status"] in TERMINAL_BATCH))(batch) else None
+
+    eventually(observe, within=within, step=step, what="the batch finishing")
+    return seen
+
+
+def test_batch_runs_to_completion_with_consistent_counters(client, api, submit_batch,
+                                                            eventually, target):
+    """A batch is dispatched, every call completes, and the counters end at the total."""
+    batch = submit_batch(5, dispatch=True, target_concurrency_limit=2)
+    seen = _watch(client, api, batch["id"], eventually, strict=target.kind == "mock")
+    final = seen[-1]
+    assert final["status"] == "completed"
+    assert final["total_calls_scheduled"] == final["total_calls_dispatched"] == 5
+    assert final["total_calls_finished"] == 5
+    assert all(r["status"] == "completed" and r["conversation_id"] for r in final["recipients"])
+    assert final["last_updated_at_unix"] >= batch["last_updated_at_unix"]
+
+
+def test_concurrency_limit_is_never_exceeded(client, api, submit_batch, eventually, target):
+    """At no observation are more calls in flight than target_concurrency_limit."""
+    batch = submit_batch(6, dispatch=True, target_concurrency_limit=2)
+    seen = _watch(client, api, batch["id"], eventually, strict=target.kind == "mock", step=1)
+    peaks = [sum(r["status"] in IN_FLIGHT for r in b["recipients"]) for b in seen]
+    assert max(peaks) <= 2
+    assert max(peaks) >= 1, "no call was ever observed in flight"
+
+
+def test_scheduled_batch_waits_for_its_time(client, api, submit_batch, eventually, now):
+    """A batch scheduled ahead stays pending, with nobody dialled, until its time comes."""
+    batch = submit_batch(2, scheduled_in=120, dispatch=True)
+    due = batch["scheduled_time_unix"]
+    fetched = client.get(api.get(batch["id"])).json()
+    assert fetched["status"] == "pending"
+    assert fetched["total_calls_dispatched"] == 0
+
+    def started():
+        current = client.get(api.get(batch["id"])).json()
+        if current["status"] == "pending":
+            assert current["total_calls_dispatched"] == 0, "dispatched while pending"
+            return None
+        return current, now()
+
+    _, seen_at = eventually(started, within=600, step=10, what="the scheduled start")
+    assert seen_at >= due, "the batch started before scheduled_time_unix"
+
+
+def test_failed_calls_end_failed(client, api, submit_batch, eventually, numbers, needs_outcomes,
+                                 target):
+    """Calls that cannot be placed end `failed`, and count as finished."""
+    batch = submit_batch([numbers.fails, numbers.completes], dispatch=True)
+    final = _watch(client, api, batch["id"], eventually, strict=target.kind == "mock")[-1]
+    statuses = {r["phone_number"]: r["status"] for r in final["recipients"]}
+    assert statuses == {numbers.fails: "failed", numbers.completes: "completed"}
+    assert final["total_calls_finished"] == 2
+
+
+def test_observations_never_go_backwards(client, api, submit_batch, eventually):
+    """Timestamps and counters never decrease between two observations of a batch."""
+    batch = submit_batch(3, dispatch=True)
+    first = client.get(api.get(batch["id"])).json()
+    later = _watch(client, api, batch["id"], eventually, strict=False)[-1]
+    check_monotonic(first, later)

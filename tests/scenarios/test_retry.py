@@ -1,0 +1,56 @@
+"""Retry: "Retry a batch call, calling failed and no-response recipients again."
+Spec: vendor docs, POST /v1/convai/batch-calling/{batch_id}/retry."""
+
+import pytest
+
+from conformance.invariants import check_batch, check_monotonic
+
+TERMINAL_BATCH = {"completed", "failed"}
+
+
+def _finished(client, api, batch_id):
+    batch = client.get(api.get(batch_id)).json()
+    return batch if batch["status"] in TERMINAL_BATCH else None
+
+
+@pytest.fixture
+def finished_batch(client, api, submit_batch, eventually, numbers, needs_outcomes):
+    """A batch run to its end: one recipient completed, one failed once, one unanswered once."""
+    batch = submit_batch([numbers.completes, numbers.fails_once, numbers.no_answer_once],
+                         dispatch=True)
+    return eventually(lambda: _finished(client, api, batch["id"]), within=3600,
+                      what="the batch finishing")
+
+
+def _by_number(batch):
+    return {r["phone_number"]: r for r in batch["recipients"]}
+
+
+def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_batch, numbers,
+                                                         eventually):
+    """Retry calls failed and no-response recipients again; completed ones are not called again."""
+    before = _by_number(finished_batch)
+    assert before[numbers.fails_once]["status"] == "failed"
+    assert before[numbers.no_answer_once]["status"] == "failed"
+    response = client.post(api.retry(finished_batch["id"]))
+    assert response.status_code == 200
+    requeued = _by_number(client.get(api.get(finished_batch["id"])).json())
+    assert requeued[numbers.completes] == before[numbers.completes]
+    assert requeued[numbers.fails_once]["status"] != "failed"
+    assert requeued[numbers.no_answer_once]["status"] != "failed"
+    after = eventually(lambda: _finished(client, api, finished_batch["id"]), within=3600,
+                       what="the retried batch finishing")
+    assert {r["status"] for r in after["recipients"]} == {"completed"}
+    check_batch(after)
+    check_monotonic(finished_batch, after)
+
+
+def test_retry_increments_retry_count(client, api, finished_batch):
+    """Each retry adds one to retry_count."""
+    retried = client.post(api.retry(finished_batch["id"])).json()
+    assert retried["retry_count"] == finished_batch["retry_count"] + 1
+
+
+def test_retry_unknown_batch_is_404(client, api):
+    """Retrying a batch id that does not exist answers 404."""
+    assert client.post(api.retry("btcal_conformance_does_not_exist")).status_code == 404

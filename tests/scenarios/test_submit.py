@@ -1,0 +1,40 @@
+"""Submit: the batch comes back as sent, pending, with its counters at their start."""
+
+from conformance.invariants import check_batch, check_echo
+
+
+def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, ledger, agent_id):
+    """Submit returns the batch with name, agent, phone number id, schedule and limits as sent.
+    Spec: openapi/batch-calling.yaml (BatchCallResponse; `name` echoes `call_name`)."""
+    body = {
+        "call_name": f"{name_prefix}echo",
+        "agent_id": agent_id,
+        "agent_phone_number_id": "phnum_conformance_0001",
+        "recipients": [{"phone_number": n} for n in numbers.completing(3)],
+        "scheduled_time_unix": now() + 40 * 24 * 3600,
+        "timezone": "America/New_York",
+        "target_concurrency_limit": 2,
+    }
+    response = client.post(api.submit(), json=body)
+    assert response.status_code == 200
+    batch = response.json()
+    ledger.append(batch["id"])
+    check_echo(body, batch)
+    check_batch(batch, request=body)
+    assert batch["status"] == "pending"
+    assert batch["total_calls_scheduled"] == 3
+    assert batch.get("total_calls_dispatched", 0) == 0
+    assert batch.get("total_calls_finished", 0) == 0
+    assert batch.get("retry_count", 0) == 0
+
+
+def test_submit_gives_each_batch_its_own_id(submit_batch):
+    """Two submits create two batches with different ids."""
+    first, second = submit_batch(1), submit_batch(1)
+    assert first["id"] and second["id"] and first["id"] != second["id"]
+
+
+def test_submit_without_phone_number_id_echoes_null(submit_batch):
+    """A batch submitted without `agent_phone_number_id` reports `phone_number_id` as null."""
+    batch = submit_batch(1)
+    assert batch.get("phone_number_id") is None

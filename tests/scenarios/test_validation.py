@@ -1,0 +1,78 @@
+"""Validation: bodies and parameters the contract forbids are answered 422 with their `loc`.
+Spec: HTTPValidationError on every operation (FastAPI on pydantic v2)."""
+
+import pytest
+
+FAR = 4102444800  # 2100-01-01
+
+
+def _body(name_prefix, agent_id, numbers, /, **changes):
+    body = {"call_name": f"{name_prefix}invalid", "agent_id": agent_id,
+            "recipients": [{"phone_number": "+14155550100"}], "scheduled_time_unix": FAR}
+    for key, value in changes.items():
+        if value is ...:
+            body.pop(key)
+        else:
+            body[key] = value
+    return body
+
+
+CASES = {
+    "missing_agent_id": ({"agent_id": ...}, ["body", "agent_id"]),
+    "missing_recipients": ({"recipients": ...}, ["body", "recipients"]),
+    "recipients_not_a_list": ({"recipients": "+14155550100"}, ["body", "recipients"]),
+    "concurrency_below_one": ({"target_concurrency_limit": 0},
+                              ["body", "target_concurrency_limit"]),
+    "ringing_timeout_above_999": ({"telephony_call_config": {"ringing_timeout_secs": 1000}},
+                                  ["body", "telephony_call_config", "ringing_timeout_secs"]),
+    "ringing_timeout_below_1": ({"telephony_call_config": {"ringing_timeout_secs": 0}},
+                                ["body", "telephony_call_config", "ringing_timeout_secs"]),
+    "schedule_not_an_integer": ({"scheduled_time_unix": "tomorrow"},
+                                ["body", "scheduled_time_unix"]),
+    "agent_id_not_a_string": ({"agent_id": 42}, ["body", "agent_id"]),
+}
+
+
+def _locs(response):
+    return [item["loc"] for item in response.json()["detail"]]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_invalid_submit_is_422_with_its_loc(client, api, name_prefix, agent_id, numbers, ledger,
+                                             case):
+    """A submit body that breaks the schema is rejected with 422 naming the offending field."""
+    changes, loc = CASES[case]
+    response = client.post(api.submit(), json=_body(name_prefix, agent_id, numbers, **changes))
+    if response.status_code == 200:  # accepted by mistake: clean it up, then fail
+        ledger.append(response.json()["id"])
+    assert response.status_code == 422
+    assert loc in _locs(response)
+
+
+def test_too_many_recipients_is_422(client, api, name_prefix, agent_id, target, ledger):
+    """More than 10,000 recipients is rejected with 422 at ["body", "recipients"]."""
+    if target.kind == "live":
+        pytest.skip("10,001 recipients exceed the live guard's per-run cap by design")
+    numbers = [f"+1{200 + i // 100:03d}55501{i % 100:02d}" for i in range(10_001)]
+    body = _body(name_prefix, agent_id, None, recipients=[{"phone_number": n} for n in numbers])
+    response = client.post(api.submit(), json=body)
+    if response.status_code == 200:
+        ledger.append(response.json()["id"])
+    assert response.status_code == 422
+    assert ["body", "recipients"] in _locs(response)
+
+
+def test_list_limit_must_be_an_integer(client, api):
+    """A non-integer `limit` on list is rejected with 422 at ["query", "limit"]."""
+    response = client.get(api.list(), params={"limit": "many"})
+    assert response.status_code == 422
+    assert ["query", "limit"] in _locs(response)
+
+
+def test_validation_errors_name_the_input(client, api, name_prefix, agent_id, numbers):
+    """Each 422 item carries `type` and `msg`, as FastAPI reports them."""
+    response = client.post(api.submit(), json=_body(name_prefix, agent_id, numbers,
+                                                     recipients=...))
+    assert response.status_code == 422
+    for item in response.json()["detail"]:
+        assert item["type"] and item["msg"]
