@@ -1,0 +1,27 @@
+"""Every operation of the spec, fuzzed by Schemathesis with every check on.
+
+One test id per operation and dialect, e.g.
+`test_operation[elevenlabs][POST /v1/convai/batch-calling/submit]`; items of the dialect
+the target does not speak are deselected. Phases: examples, coverage, fuzzing (>= 100
+generated cases per operation, fixed seed, no example database: schemathesis.toml).
+Checks: all of Schemathesis' plus the suite's domain checks (conformance/fuzz.py).
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from conformance import fuzz
+from conformance.profiles import VENDORS
+
+SCHEMAS = {vendor: fuzz.load_schema(vendor) for vendor in VENDORS}
+
+
+@schemathesis.pytest.parametrize(**SCHEMAS)
+# The runner fixture is shared by all of an operation's cases on purpose (it collects the
+# canary's statuses); mock state is fresh per case (conformance.fuzz.World).
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_operation(case, fuzz_case):
+    """Generated requests get answers that conform to the spec and to the domain invariants."""
+    fuzz_case.run(case)
