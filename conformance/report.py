@@ -527,7 +527,8 @@ def universe_from_spec(spec: dict, transitions: Any = None) -> dict:
 
     * operations: every ``operationId`` (``"METHOD /path"`` when missing), in spec order;
     * status_codes: ``"<operationId> <code>"`` for every documented response key;
-    * enums: every ``components.schemas`` entry that has an ``enum``;
+    * enums: every ``components.schemas`` entry that has an ``enum`` (only those named in
+      the spec's ``x-coverage-enums``, when it has one);
     * transitions: passed in (``{"batch": ["pending->in_progress", ...], ...}``), else
       the spec's ``x-transitions`` extension in the same shape, if any.
     """
@@ -552,6 +553,9 @@ def universe_from_spec(spec: dict, transitions: Any = None) -> dict:
     for name, schema in schemas.items():
         if isinstance(schema, dict) and isinstance(schema.get("enum"), list):
             enums[name] = [str(v) for v in schema["enum"] if v is not None]
+    wanted = spec.get("x-coverage-enums")
+    if isinstance(wanted, list):
+        enums = {name: values for name, values in enums.items() if name in wanted}
     if transitions is None:
         transitions = spec.get("x-transitions")
     return {

@@ -88,6 +88,26 @@ LINK_TARGETS = ["getBatchCall", "cancelBatchCall", "retryBatchCall", "deleteBatc
                 "exportBatchCall"]
 
 
+# The lifecycle every client relies on and no vendor publishes (inferred; the mock implements
+# it, conformance/mock/README.md explains it). Reports measure coverage against it.
+TRANSITIONS = {
+    "batch": [
+        "pending->in_progress", "pending->cancelled", "in_progress->completed",
+        "in_progress->failed", "in_progress->cancelled", "completed->in_progress",
+        "failed->in_progress",
+    ],
+    "recipient": [
+        "pending->dispatched", "dispatched->initiated", "initiated->in_progress",
+        "in_progress->completed", "in_progress->voicemail", "initiated->failed",
+        "pending->cancelled", "dispatched->cancelled", "initiated->cancelled",
+        "in_progress->cancelled", "failed->pending", "voicemail->pending",
+    ],
+}
+# The enums whose values a conformance run should see (the rest are the vendor's catalogues
+# of LLMs and SDK names, which say nothing about batch calling).
+COVERAGE_ENUMS = ["BatchCallStatus", "BatchCallRecipientStatus", "TelephonyProvider"]
+
+
 def _load_example(name: str) -> dict:
     return json.loads((EXAMPLES_DIR / name).read_text())
 
@@ -295,6 +315,8 @@ def build() -> dict:
             "file": "openapi/vendor/" + VENDOR_FRAGMENT.name,
             "title": vendor["info"]["title"],
         },
+        "x-transitions": TRANSITIONS,
+        "x-coverage-enums": COVERAGE_ENUMS,
         "security": [{"ApiKeyAuth": []}],
         "paths": paths,
         "components": {

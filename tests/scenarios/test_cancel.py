@@ -50,3 +50,31 @@ def test_cancelled_batch_places_no_more_calls(client, submit_batch, api, eventua
 def test_cancel_unknown_batch_is_404(client, api):
     """Cancelling a batch id that does not exist answers 404."""
     assert client.post(api.cancel("btcal_conformance_does_not_exist")).status_code == 404
+
+
+def test_cancel_keeps_the_outcome_of_finished_calls(client, submit_batch, api, eventually,
+                                                    numbers):
+    """Cancel mid-run cancels the calls still to come; a call that already completed stays
+    completed. Spec: inferred (a finished call cannot be undone; openapi/README.md)."""
+    batch = submit_batch([numbers.completes, numbers.completes_long],
+                         dispatch=True, target_concurrency_limit=1)
+
+    def first_done():
+        current = client.get(api.get(batch["id"])).json()
+        return current if current["recipients"][0]["status"] == "completed" else None
+
+    eventually(first_done, within=3600, what="the first call completing")
+    client.post(api.cancel(batch["id"]))
+    after = client.get(api.get(batch["id"])).json()
+    assert [r["status"] for r in after["recipients"]] == ["completed", "cancelled"]
+    assert after["total_calls_finished"] >= 1
+
+
+def test_cancel_of_a_finished_batch_is_refused(client, submit_batch, api, eventually):
+    """Cancelling a batch that already completed answers 409 and leaves it completed.
+    Spec: inferred (409 on cancel; openapi/README.md)."""
+    batch = submit_batch(1, dispatch=True)
+    eventually(lambda: client.get(api.get(batch["id"])).json()["status"] == "completed",
+               within=3600, what="the batch completing")
+    assert client.post(api.cancel(batch["id"])).status_code == 409
+    assert client.get(api.get(batch["id"])).json()["status"] == "completed"

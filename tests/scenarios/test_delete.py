@@ -43,3 +43,16 @@ def test_deleted_batch_leaves_the_list(client, api, submit_batch):
 def test_delete_unknown_batch_is_404(client, api):
     """Deleting a batch id that does not exist answers 404."""
     assert client.delete(api.delete("btcal_conformance_does_not_exist")).status_code == 404
+
+
+def test_delete_of_a_running_batch_removes_it_at_once(client, api, submit_batch, eventually,
+                                                       numbers):
+    """Deleting a batch with calls in flight answers 204, and the batch is gone from get and
+    list at once."""
+    batch = submit_batch([numbers.completes_long] * 2, dispatch=True)
+    eventually(lambda: client.get(api.get(batch["id"])).json()["status"] == "in_progress",
+               what="the batch starting")
+    assert client.delete(api.delete(batch["id"])).status_code == 204
+    assert client.get(api.get(batch["id"])).status_code == 404
+    page = client.get(api.list(), params={"limit": 100}).json()
+    assert batch["id"] not in {i["id"] for i in page["batch_calls"]}

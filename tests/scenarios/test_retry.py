@@ -54,3 +54,24 @@ def test_retry_increments_retry_count(client, api, finished_batch):
 def test_retry_unknown_batch_is_404(client, api):
     """Retrying a batch id that does not exist answers 404."""
     assert client.post(api.retry("btcal_conformance_does_not_exist")).status_code == 404
+
+
+def test_retry_calls_voicemail_recipients_again(client, api, submit_batch, eventually, numbers,
+                                                 needs_outcomes):
+    """A call that reached voicemail counts as no-response: retry calls it again.
+    Spec: inferred (voicemail is "no response"; conformance/mock/README.md)."""
+    batch = submit_batch([numbers.voicemail_once], dispatch=True)
+    done = eventually(lambda: _finished(client, api, batch["id"]), what="the batch finishing")
+    assert done["recipients"][0]["status"] == "voicemail"
+    assert client.post(api.retry(batch["id"])).status_code == 200
+    after = eventually(lambda: _finished(client, api, batch["id"]),
+                       what="the retried batch finishing")
+    assert after["recipients"][0]["status"] == "completed"
+
+
+def test_retry_of_a_running_batch_is_refused(client, api, submit_batch):
+    """Retrying a batch that has not finished answers 409 and changes nothing.
+    Spec: inferred (409 on retry; openapi/README.md)."""
+    batch = submit_batch(1, scheduled_in=3600)
+    assert client.post(api.retry(batch["id"])).status_code == 409
+    assert client.get(api.get(batch["id"])).json()["retry_count"] == 0
