@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 TARGET ?= mock
 
-.PHONY: install conformance test lint spec clean
+.PHONY: install conformance test lint spec faults fuzz record clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ test: $(STAMP)
 	$(PY) -m ruff check conformance tests
 	$(PY) -m conformance.specbuild --check
 	$(PY) -m pytest
+
+## The fault matrix: the scenario suite against every named fault of the mock (about 3 min).
+faults: $(STAMP)
+	$(PY) -m conformance.faultmatrix
+
+## The nightly fuzz depth: 1000 examples per operation, longer stateful runs.
+fuzz: $(STAMP)
+	CONFORMANCE_FUZZ=deep $(PY) -m pytest tests/contract
+
+## Re-record cassettes for both dialects against the mock served on loopback.
+record: $(STAMP)
+	$(PY) -m conformance.record
 
 lint: $(STAMP)
 	$(PY) -m ruff check conformance tests

@@ -66,7 +66,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from conformance.targets import TargetError
 
     try:
-        return run_sweep(args.target, prefix=args.prefix, dry_run=args.dry_run)
+        return run_sweep(args.target, prefix=args.prefix, dry_run=args.dry_run,
+                         min_age_s=args.min_age)
     except TargetError as exc:
         return _fail(str(exc))
 
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--target", required=True, help="live:<vendor>")
     sweep.add_argument("--prefix", default="cst-", help="batch-name prefix to sweep")
     sweep.add_argument("--dry-run", action="store_true")
+    sweep.add_argument("--min-age", type=int, default=0,
+                       help="leave batches younger than this many seconds (a run in progress)")
     sweep.set_defaults(func=cmd_sweep)
     return parser
 

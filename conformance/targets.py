@@ -94,8 +94,10 @@ def parse_target(text: str, env=os.environ) -> Target:
                 raise TargetError(f"{text}: unknown vendor {arg!r} (known: {', '.join(VENDORS)})")
             profile = load_profile(arg)
             if kind == "cassette":
+                # Keys were filtered out of the recording; these only select the workspace.
                 return Target(text, "cassette", arg, base_url="http://127.0.0.1:9",
-                              api_key="cassette-replay-key")
+                              api_key="cassette-replay-key",
+                              other_api_key="cassette-replay-other-key")
             return Target(text, "live", arg,
                           base_url=(env.get(profile.base_url_env) or "").rstrip("/") or None,
                           api_key=env.get(profile.api_key_env) or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,8 @@ from conformance.targets import (
 ROOT = Path(__file__).resolve().parents[1]
 FAR_FUTURE = 40 * 24 * 3600  # live batches are scheduled 40 days ahead unless dispatch is allowed
 TARGETED = ("tests/scenarios", "tests/contract")  # the folders whose tests talk to the target
+LIVE_DEADLINE = int(os.environ.get("API_LIVE_DEADLINE", "600"))  # seconds eventually() polls
+LIVE_POLL_MAX = float(os.environ.get("API_LIVE_POLL_MAX", "5"))  # longest pause between polls
 
 
 def pytest_addoption(parser):
@@ -58,6 +61,10 @@ def pytest_configure(config):
         config.option.record_mode = "none"
 
 
+def _cassette_path(target: Target, item) -> Path:
+    return CASSETTES / target.vendor / Path(str(item.fspath)).stem / f"{item.name}.yaml"
+
+
 def _targeted(item) -> bool:
     rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
     return rel.startswith(TARGETED)
@@ -78,11 +85,14 @@ def pytest_collection_modifyitems(config, items):
             continue
         item.add_marker(pytest.mark.xfail(
             strict=True, reason=f"known deviation: {deviation.reason} ({deviation.issue})"))
-    record = target.kind == "live" and (config.getoption("--record-mode") or "none") != "none"
-    if target.kind == "cassette" or record:
+    if target.kind == "cassette" or (target.kind == "live" and _recording(config)):
         for item in items:
-            if _targeted(item) and "mock_only" not in item.keywords:
-                item.add_marker(pytest.mark.vcr)
+            if not _targeted(item) or "mock_only" in item.keywords:
+                continue
+            item.add_marker(pytest.mark.vcr)
+            if target.kind == "cassette" and not _cassette_path(target, item).exists():
+                item.add_marker(pytest.mark.skip(
+                    reason="no cassette: the test was skipped or not run when recording"))
 
 
 # --- target, spec, clients -------------------------------------------------------------
@@ -131,12 +141,22 @@ def mock_store(target, mock_app):
     return mock_app.state.store
 
 
+RECORDED_RUN_ID = "recorded"  # cassettes are recorded and replayed under this run id
+
+
+def _recording(config) -> bool:
+    return (config.getoption("--record-mode", None) or "none") != "none"
+
+
 @pytest.fixture(scope="session")
-def run_id(target) -> str:
-    """This run's id; every batch name starts with its prefix so leftovers can be swept."""
+def run_id(request, target) -> str:
+    """This run's id; every batch name starts with its prefix so leftovers can be swept.
+    Recording and replaying cassettes use a fixed one, so replayed names echo as recorded."""
     from conformance.safety import new_run_id
 
-    return "replay" if target.kind == "cassette" else new_run_id()
+    if target.kind == "cassette" or (target.kind == "live" and _recording(request.config)):
+        return RECORDED_RUN_ID
+    return os.environ.get("API_RUN_ID") or new_run_id()
 
 
 @pytest.fixture(scope="session")
@@ -201,11 +221,17 @@ def other_client(target, client_for) -> httpx.Client:
 
 
 @pytest.fixture
-def now(target, mock_app) -> Callable[[], int]:
-    """The target's current unix time (the mock's clock in-process)."""
+def now(target, mock_app, client, api) -> Callable[[], int]:
+    """The target's current unix time: the mock's clock in-process, else the server's own
+    `Date` header (a vendor's clock, or a served mock's sped-up one)."""
     if target.kind == "mock":
         return mock_app.state.store.now
-    return lambda: int(time.time())
+
+    def server_now() -> int:
+        date = client.get(api.list(), params={"limit": 1}).headers.get("date")
+        return int(parsedate_to_datetime(date).timestamp()) if date else int(time.time())
+
+    return server_now
 
 
 @pytest.fixture
@@ -222,7 +248,7 @@ def eventually(target, mock_app):
                     return value
                 store.advance(step)
             raise AssertionError(f"{what} did not happen within {within}s of mock time")
-        deadline = time.monotonic() + (60 if target.kind == "live" else 0)
+        deadline = time.monotonic() + LIVE_DEADLINE
         delay = 0.2
         polls = 0
         while True:
@@ -235,9 +261,10 @@ def eventually(target, mock_app):
                     raise AssertionError(f"{what}: cassette replay never reached it")
                 continue
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what} did not happen within 60s on {target.text}")
+                raise AssertionError(
+                    f"{what} did not happen within {LIVE_DEADLINE}s on {target.text}")
             time.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
+            delay = min(delay * 1.5, LIVE_POLL_MAX)
 
     return wait
 
@@ -260,6 +287,14 @@ def numbers() -> Numbers:
     from conformance.mock.outcomes import NUMBERS
 
     return Numbers(NUMBERS)
+
+
+@pytest.fixture
+def foreign_id_allowed(target):
+    """Skip on live: the guard never sends cancel, retry or delete for an id this run did not
+    create (an unknown id could be somebody's real batch)."""
+    if target.kind == "live":
+        pytest.skip("the live guard refuses mutations of batches this run did not create")
 
 
 @pytest.fixture

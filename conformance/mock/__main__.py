@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{', admin API on /_mock/' if args.admin else ''}"
           f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}",
           file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                date_header=False)
     return 0
 
 

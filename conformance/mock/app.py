@@ -20,10 +20,12 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -644,6 +646,29 @@ def _wrap(parts: AppParts, handler):
     return endpoint
 
 
+class ClockDate:
+    """Sends `Date` in the mock's own time, as a real server sends its own: a client that
+    needs "now on the server" (live runs against a sped-up or manual clock) reads it there.
+    Served with uvicorn's own Date header turned off."""
+
+    def __init__(self, app, clock: Clock):
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_date(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                stamp = formatdate(self.clock.now(), usegmt=True).encode()
+                message = {**message, "headers": [*headers, (b"date", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
+
+
 def _by_method(**handlers):
     """One endpoint serving several methods (HEAD is served as GET)."""
     async def endpoint(request: Request) -> Response:
@@ -730,7 +755,8 @@ def create_app(profile: str | Profile = "elevenlabs",
             Route(f"{ADMIN_PREFIX}/faults", h.admin_faults, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/state", h.admin_state, methods=["GET"]),
         ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
+                    middleware=[Middleware(ClockDate, clock=clock)])
     app.state.parts = parts
     app.state.store = store
     app.state.clock = clock

@@ -47,7 +47,7 @@ def test_cancelled_batch_places_no_more_calls(client, submit_batch, api, eventua
     assert {r["status"] for r in later["recipients"]} == {"cancelled"}
 
 
-def test_cancel_unknown_batch_is_404(client, api):
+def test_cancel_unknown_batch_is_404(client, api, foreign_id_allowed):
     """Cancelling a batch id that does not exist answers 404."""
     assert client.post(api.cancel("btcal_conformance_does_not_exist")).status_code == 404
 

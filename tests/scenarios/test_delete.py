@@ -40,7 +40,7 @@ def test_deleted_batch_leaves_the_list(client, api, submit_batch):
     assert batch["id"] not in ids
 
 
-def test_delete_unknown_batch_is_404(client, api):
+def test_delete_unknown_batch_is_404(client, api, foreign_id_allowed):
     """Deleting a batch id that does not exist answers 404."""
     assert client.delete(api.delete("btcal_conformance_does_not_exist")).status_code == 404
 

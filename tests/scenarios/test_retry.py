@@ -51,7 +51,7 @@ def test_retry_increments_retry_count(client, api, finished_batch):
     assert retried["retry_count"] == finished_batch["retry_count"] + 1
 
 
-def test_retry_unknown_batch_is_404(client, api):
+def test_retry_unknown_batch_is_404(client, api, foreign_id_allowed):
     """Retrying a batch id that does not exist answers 404."""
     assert client.post(api.retry("btcal_conformance_does_not_exist")).status_code == 404
 

@@ -3,6 +3,8 @@ Spec: HTTPValidationError on every operation (FastAPI on pydantic v2)."""
 
 import pytest
 
+from conformance.safety import UnsafeRequest
+
 FAR = 4102444800  # 2100-01-01
 
 
@@ -33,6 +35,14 @@ CASES = {
 }
 
 
+def _post(client, api, body):
+    """Submit an invalid body; on live, a body the guard cannot prove safe is not sent."""
+    try:
+        return client.post(api.submit(), json=body)
+    except UnsafeRequest as exc:
+        pytest.skip(f"not sent: {exc.reason}")
+
+
 def _locs(response):
     return [item["loc"] for item in response.json()["detail"]]
 
@@ -42,7 +52,7 @@ def test_invalid_submit_is_422_with_its_loc(client, api, name_prefix, agent_id, 
                                              case):
     """A submit body that breaks the schema is rejected with 422 naming the offending field."""
     changes, loc = CASES[case]
-    response = client.post(api.submit(), json=_body(name_prefix, agent_id, numbers, **changes))
+    response = _post(client, api, _body(name_prefix, agent_id, numbers, **changes))
     if response.status_code == 200:  # accepted by mistake: clean it up, then fail
         ledger.append(response.json()["id"])
     assert response.status_code == 422
@@ -71,8 +81,8 @@ def test_list_limit_must_be_an_integer(client, api):
 
 def test_validation_errors_name_the_input(client, api, name_prefix, agent_id, numbers):
     """Each 422 item carries `type` and `msg`, as FastAPI reports them."""
-    response = client.post(api.submit(), json=_body(name_prefix, agent_id, numbers,
-                                                     recipients=...))
+    response = _post(client, api, _body(name_prefix, agent_id, numbers,
+                                        target_concurrency_limit=0))
     assert response.status_code == 422
     for item in response.json()["detail"]:
         assert item["type"] and item["msg"]

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 
 from conformance.mock import NUMBERS, create_app
 
@@ -19,33 +15,17 @@ from elevenlabs import ElevenLabs  # noqa: E402
 from elevenlabs.core.api_error import ApiError  # noqa: E402
 from elevenlabs.errors import UnprocessableEntityError  # noqa: E402
 
+from conformance.mock.server import served as serve_in_thread  # noqa: E402
+
 KEY, OTHER_KEY = "mock-key-local", "mock-key-other"
 NO_RETRY = {"max_retries": 0}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def served():
     app = create_app("elevenlabs", admin=True)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the mock did not start")
-        time.sleep(0.02)
-    base_url = f"http://127.0.0.1:{port}"
-    yield app, base_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base_url:
+        yield app, base_url
 
 
 @pytest.fixture

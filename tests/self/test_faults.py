@@ -1,0 +1,51 @@
+"""The suite catches broken servers: every named fault fails at least one named test, the clean
+mock fails none, and the live path catches faults too, not only the in-process one."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from livehelp import finish, live_env, pytest_command, served_mock, start
+
+from conformance.faultmatrix import load_matrix
+from conformance.mock.faults import FAULTS
+
+LIVE_FAULTS = ("cancel-leaves-one-pending", "wrong-key-accepted", "page-overlap",
+               "retry-count-not-incremented")
+
+
+def test_there_are_at_least_thirty_faults_across_categories():
+    """The mock carries 30+ named faults spread over at least 12 categories."""
+    assert len(FAULTS) >= 30
+    assert len({f.category for f in FAULTS.values()}) >= 12
+
+
+def test_every_fault_has_known_catchers():
+    """The committed matrix names, for every fault, the tests that catch it."""
+    matrix = load_matrix()
+    assert set(matrix) == set(FAULTS), "run `make faults` to refresh the matrix"
+    assert all(matrix[f] for f in FAULTS)
+
+
+def test_quick_matrix_catches_every_fault_and_clean_mock_passes():
+    """Against each fault at least one catcher fails; against the clean mock all pass."""
+    code, out = finish(start([sys.executable, "-m", "conformance.faultmatrix", "--quick",
+                              "--md", "reports/faults-quick.md"]), timeout=600)
+    assert code == 0, out[-3000:]
+    assert f"**{len(FAULTS)}/{len(FAULTS)}**" in out
+
+
+@pytest.mark.parametrize("fault", LIVE_FAULTS)
+def test_live_path_catches_faults_too(fault):
+    """The mock served with a fault, tested as live:elevenlabs, fails its catchers; the
+    batches those failing tests created are still cleaned up."""
+    catchers = load_matrix()[fault]
+    with served_mock("elevenlabs", faults=[fault]) as (app, base_url):
+        code, out = finish(start(pytest_command(*catchers, "--target=live:elevenlabs",
+                                                "--allow-dispatch", "--mock-outcomes"),
+                                 live_env("elevenlabs", base_url)))
+        leftovers = app.state.store.all_batches()
+    assert code == 1, out[-2000:]
+    assert " failed" in out
+    assert leftovers == [], "a failing live test left batches behind"

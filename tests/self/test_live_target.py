@@ -1,0 +1,148 @@
+"""The live target, proven against the mock served by uvicorn on loopback: the same scenario
+files pass in both dialects, the guard refuses every unsafe request before it leaves, nothing
+is left behind, the sweeper removes leftovers, and a missing key fails fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import httpx
+import pytest
+from livehelp import finish, live_env, pytest_command, served_mock, start
+
+from conformance.safety import SafetyPolicy, UnsafeRequest, guarded_client, name_prefix
+from conformance.targets import MOCK_KEYS
+
+VENDORS = ("elevenlabs", "voiceai")
+FAR = 4102444800
+
+
+def test_scenarios_pass_on_both_live_dialects_and_leave_nothing_behind():
+    """tests/scenarios pass as live:elevenlabs and live:voiceai, and every batch is deleted."""
+    with served_mock("elevenlabs") as (el_app, el_url), served_mock("voiceai") as (va_app, va_url):
+        procs = {
+            vendor: start(pytest_command("tests/scenarios", f"--target=live:{vendor}",
+                                         "--allow-dispatch", "--mock-outcomes", "-rs"),
+                          live_env(vendor, url))
+            for vendor, url in (("elevenlabs", el_url), ("voiceai", va_url))
+        }
+        results = {vendor: finish(proc) for vendor, proc in procs.items()}
+        leftovers = {"elevenlabs": el_app.state.store.all_batches(),
+                     "voiceai": va_app.state.store.all_batches()}
+    for vendor, (code, out) in results.items():
+        assert code == 0, f"{vendor}:\n{out[-3000:]}"
+        assert " passed" in out and "failed" not in out
+        assert leftovers[vendor] == [], f"{vendor}: batches left behind"
+
+
+@pytest.fixture(scope="module")
+def served():
+    with served_mock("elevenlabs") as (app, base_url):
+        yield app, base_url
+
+
+def _guarded(base_url, **policy):
+    prefix = name_prefix("20261123t000000-abcd")
+    pol = SafetyPolicy(name_prefix=prefix, base_path="/v1/convai/batch-calling",
+                       allowed_hosts=frozenset({"127.0.0.1"}), **policy)
+    return prefix, guarded_client(base_url, pol, headers={"xi-api-key": MOCK_KEYS[0]})
+
+
+def _body(prefix, number="+14155550100", ahead=FAR, **extra):
+    return {"call_name": f"{prefix}guard", "agent_id": "agent_conformance_0001",
+            "recipients": [{"phone_number": number}], "scheduled_time_unix": ahead, **extra}
+
+
+@pytest.mark.parametrize(("why", "change"), [
+    ("a real phone number", {"number": "+14155552671"}),
+    ("a schedule of now", {"ahead": None}),
+    ("a name without the run prefix", {"name": "quarterly-survey"}),
+])
+def test_guard_refuses_unsafe_submits_before_they_leave(served, why, change):
+    """An unsafe submit raises UnsafeRequest and never reaches the server."""
+    app, base_url = served
+    before = len(app.state.store.all_batches())
+    prefix, client = _guarded(base_url)
+    body = _body(prefix, change.get("number", "+14155550100"), change.get("ahead", FAR))
+    if "name" in change:
+        body["call_name"] = change["name"]
+    with client, pytest.raises(UnsafeRequest):
+        client.post("/v1/convai/batch-calling/submit", json=body)
+    assert len(app.state.store.all_batches()) == before, why
+
+
+def test_guard_caps_batches_per_run(served):
+    """Past max_batches, the next submit is refused before it is sent."""
+    app, base_url = served
+    prefix, client = _guarded(base_url, max_batches=2)
+    with client:
+        ids = [client.post("/v1/convai/batch-calling/submit", json=_body(prefix)).json()["id"]
+               for _ in range(2)]
+        count = len(app.state.store.all_batches())
+        with pytest.raises(UnsafeRequest):
+            client.post("/v1/convai/batch-calling/submit", json=_body(prefix))
+        assert len(app.state.store.all_batches()) == count
+        for batch_id in ids:
+            client.post(f"/v1/convai/batch-calling/{batch_id}/cancel")
+            client.delete(f"/v1/convai/batch-calling/{batch_id}")
+
+
+def test_guard_refuses_touching_batches_it_did_not_create(served):
+    """Cancel or delete of another run's batch is refused; that batch stays as it was."""
+    app, base_url = served
+    foreign = httpx.post(f"{base_url}/v1/convai/batch-calling/submit",
+                         headers={"xi-api-key": MOCK_KEYS[0]},
+                         json=_body("someone-else-")).json()
+    _, client = _guarded(base_url)
+    with client:
+        with pytest.raises(UnsafeRequest):
+            client.post(f"/v1/convai/batch-calling/{foreign['id']}/cancel")
+        with pytest.raises(UnsafeRequest):
+            client.delete(f"/v1/convai/batch-calling/{foreign['id']}")
+        assert client.get(f"/v1/convai/batch-calling/{foreign['id']}").json()[
+            "status"] == "pending"
+
+
+def test_guard_refuses_hosts_outside_the_policy(served):
+    """A request to a host the policy does not name is refused (here: localhost by name)."""
+    _, base_url = served
+    prefix, client = _guarded(base_url.replace("127.0.0.1", "localhost"))
+    with client, pytest.raises(UnsafeRequest):
+        client.get("/v1/convai/batch-calling/workspace")
+
+
+def test_sweeper_removes_leftovers_by_prefix(served):
+    """`conformance sweep` cancels and deletes batches named with the prefix, and only those."""
+    app, base_url = served
+    store = app.state.store
+    workspace = app.state.parts.auth.keys[MOCK_KEYS[0]]
+    left = [store.submit(workspace, _body("cst-20200101t000000-dead-")).id for _ in range(3)]
+    keep = store.submit(workspace, _body("production-")).id
+    code, out = finish(start([sys.executable, "-m", "conformance", "sweep", "--target",
+                              "live:elevenlabs"], live_env("elevenlabs", base_url)))
+    assert code == 0, out
+    remaining = {b.id for b in store.all_batches()}
+    assert not set(left) & remaining
+    assert keep in remaining
+    assert "swept 3 batch(es)" in out
+
+
+def test_live_target_without_key_fails_fast_with_one_line():
+    """No key: `conformance run` exits 2 with one line naming the variable; no traceback."""
+    env = live_env("elevenlabs", "http://127.0.0.1:9")
+    env.pop("ELEVENLABS_API_KEY")
+    code, out = finish(start([sys.executable, "-m", "conformance", "run", "--target",
+                              "live:elevenlabs"], env))
+    assert code == 2
+    assert "ELEVENLABS_API_KEY" in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) == 1
+    code, out = finish(start(pytest_command("tests/scenarios", "--target=live:elevenlabs"), env))
+    assert code != 0 and "ELEVENLABS_API_KEY" in out and "Traceback" not in out
+
+
+def test_unknown_target_is_a_usage_error():
+    """A target that names no kind or vendor exits 2 with the list of valid forms."""
+    code, out = finish(start([sys.executable, "-m", "conformance", "run", "--target", "staging"]))
+    assert code == 2 and "mock, mock:<fault>, cassette:<vendor> or live:<vendor>" in out
+    assert json.dumps(out)  # printable, one message
