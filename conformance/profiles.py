@@ -66,11 +66,7 @@ def load_profile(name: str) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path.name}: {exc}") from None
     dialect = data.get("dialect", {})
-    deviations = []
-    for node_id, entry in data.get("deviations", {}).items():
-        if not isinstance(entry, dict) or not entry.get("reason") or not entry.get("issue"):
-            raise ProfileError(f"{path.name}: deviation {node_id!r} needs a reason and an issue")
-        deviations.append(Deviation(node_id, entry["reason"], entry["issue"]))
+    deviations = parse_deviations(data.get("deviations", {}), path.name)
     if name == "mock":
         # The mock speaks every dialect; the elevenlabs one is its default.
         base = {k: v for k, v in data.items() if k in ("name", "title")}
@@ -85,6 +81,27 @@ def load_profile(name: str) -> Profile:
         free_string_schemas=tuple(dialect.get("free_string_schemas", ())),
         deviations=tuple(deviations),
     )
+
+
+def parse_deviations(table: dict, where: str) -> list[Deviation]:
+    """`{node_id: {reason, issue}}` -> Deviations; every entry needs both."""
+    deviations = []
+    for node_id, entry in table.items():
+        if not isinstance(entry, dict) or not entry.get("reason") or not entry.get("issue"):
+            raise ProfileError(f"{where}: deviation {node_id!r} needs a reason and an issue")
+        deviations.append(Deviation(node_id, entry["reason"], entry["issue"]))
+    return deviations
+
+
+def load_deviations_file(path: str | Path) -> list[Deviation]:
+    """Extra deviations for one run (env CONFORMANCE_DEVIATIONS): a TOML file with a
+    `[deviations]` table like a profile's."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"{path}: {exc}") from None
+    return parse_deviations(data.get("deviations", {}), str(path))
 
 
 def derive_dialect(spec: dict, profile: Profile) -> dict:

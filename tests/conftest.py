@@ -75,7 +75,15 @@ def pytest_collection_modifyitems(config, items):
     target: Target = config.conformance_target
     by_id = {item.nodeid: item for item in items}
     collected_files = {item.nodeid.split("::")[0] for item in items}
-    for deviation in target.deviations_profile.deviations:
+    deviations = list(target.deviations_profile.deviations)
+    if os.environ.get("CONFORMANCE_DEVIATIONS"):
+        from conformance.profiles import ProfileError, load_deviations_file
+
+        try:
+            deviations += load_deviations_file(os.environ["CONFORMANCE_DEVIATIONS"])
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    for deviation in deviations:
         item = by_id.get(deviation.node_id)
         if item is None:
             if deviation.node_id.split("::")[0] in collected_files or not items:
