@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-TARGET ?= mock
+# The embedded mock, and the recorded exchanges of both dialects replayed beside it.
+TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
 .PHONY: install conformance test lint spec faults fuzz record clean
 
@@ -15,9 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the conformance suite against TARGET (default: the embedded mock) and write the report.
+## Run the suite against the embedded mock (and the cassette replays) and write
+## reports/report.html + reports/report.md. Another target: make conformance TARGETS=live:elevenlabs
 conformance: $(STAMP)
-	$(PY) -m conformance run --target $(TARGET)
+	$(PY) -m conformance run $(addprefix --target ,$(TARGETS))
 
 ## Everything CI runs.
 test: $(STAMP)

@@ -29,28 +29,35 @@ def report_file_name(target: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Run the suites against each target (one JUnit file each), then one report of all."""
     from conformance.targets import TargetError, parse_target
 
+    targets = args.target or [os.environ.get("API_TARGET", "mock")]
     try:
-        parse_target(args.target, os.environ).check_ready()
+        for text in targets:
+            parse_target(text, os.environ).check_ready()
     except TargetError as exc:
         return _fail(str(exc))
-    reports = Path(args.reports)
-    reports.mkdir(parents=True, exist_ok=True)
-    junit = reports / f"{report_file_name(args.target)}.xml"
     suites = [s for s in (args.suite or SUITES) if (ROOT / s).exists()]
     if not suites:
         return _fail("no test suites found (looked for " + ", ".join(SUITES) + ")")
-    command = [sys.executable, "-m", "pytest", *suites, f"--target={args.target}",
-               f"--junitxml={junit}", "-o", f"junit_suite_name={args.target}",
-               "-p", "no:cacheprovider", *args.pytest_args]
-    print("$ " + " ".join(command), flush=True)
-    code = subprocess.call(command, cwd=ROOT)
-    if code not in (0, 1):
-        return _fail(f"pytest could not run the suite against {args.target} (exit {code})")
-    return cmd_report(argparse.Namespace(
-        junit=sorted(str(p) for p in reports.glob("*.xml")) if args.all_reports else [str(junit)],
-        html=str(reports / "report.html"), md=str(reports / "report.md")))
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    junits = []
+    for text in targets:
+        junit = reports / f"{report_file_name(text)}.xml"
+        command = [sys.executable, "-m", "pytest", *suites, f"--target={text}",
+                   f"--junitxml={junit}", "-o", f"junit_suite_name={text}",
+                   "-p", "no:cacheprovider", *args.pytest_args]
+        print("$ " + " ".join(command), flush=True)
+        code = subprocess.call(command, cwd=ROOT)
+        if code not in (0, 1):
+            return _fail(f"pytest could not run the suite against {text} (exit {code})")
+        junits.append(str(junit))
+    if args.all_reports:
+        junits = sorted(str(p) for p in reports.glob("*.xml"))
+    return cmd_report(argparse.Namespace(junit=junits, html=str(reports / "report.html"),
+                                         md=str(reports / "report.md")))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -77,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the suite against a target and write the report")
-    run.add_argument("--target", default=os.environ.get("API_TARGET", "mock"),
-                     help="mock | mock:<fault> | cassette:<vendor> | live:<vendor>")
+    run.add_argument("--target", action="append",
+                     help="mock | mock:<fault> | cassette:<vendor> | live:<vendor> "
+                     "(repeatable; default env API_TARGET or mock)")
     run.add_argument("--reports", default="reports", help="folder for JUnit and reports")
     run.add_argument("--suite", action="append", help="test folder (repeatable)")
     run.add_argument("--all-reports", action="store_true",

@@ -24,7 +24,7 @@ from conformance.spec import find_operation, validate_response
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
-MOCK_KEYS = ("mock-key-workspace-a", "mock-key-workspace-b")
+MOCK_KEYS = ("mock-key-local", "mock-key-other")  # = conformance.mock.app.DEFAULT_KEYS
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 

@@ -95,7 +95,8 @@ def pytest_collection_modifyitems(config, items):
             strict=True, reason=f"known deviation: {deviation.reason} ({deviation.issue})"))
     if target.kind == "cassette" or (target.kind == "live" and _recording(config)):
         for item in items:
-            if not _targeted(item) or "mock_only" in item.keywords:
+            # Fuzzing is not recorded (tests/contract/conftest.py skips it with its reason).
+            if not _targeted(item) or "mock_only" in item.keywords or "/contract/" in item.nodeid:
                 continue
             item.add_marker(pytest.mark.vcr)
             if target.kind == "cassette" and not _cassette_path(target, item).exists():
