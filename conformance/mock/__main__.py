@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="wall clock speed-up, e.g. 60 = one real second is a mock minute")
     parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--no-access-log", action="store_true",
+                        help="do not log each request (uvicorn's access log), e.g. under load")
     return parser
 
 
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr)
     # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                date_header=False)
+                access_log=not args.no_access_log, date_header=False)
     return 0
 
 

@@ -86,7 +86,7 @@ class Transition(NamedTuple):
     new: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Recipient:
     id: str
     phone_number: str | None
@@ -104,7 +104,7 @@ class Recipient:
     step_index: int = 0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Batch:
     id: str
     workspace: str
@@ -133,6 +133,12 @@ class Batch:
     dispatched: int = 0
     token: int = 0
     deleted: bool = False
+    #: Bumped by every transition of the batch or one of its recipients: with the shaped
+    #: counters, the stamp under which the app caches the batch's encoded responses.
+    version: int = 0
+    #: The app's encoded responses of this batch (see app.CachingEncoder); lives and dies
+    #: with the batch, so a reset or a delete can never serve a stale document.
+    encoded: dict = field(default_factory=dict, repr=False)
 
     # Derived counters -------------------------------------------------------------
     @property
@@ -215,7 +221,6 @@ class Store:
             self._events: list = []
             self._event_seq = 0
             self._batch_seq = 0
-            self._recipient_seq = 0
             self._conversation_seq = 0
             self._synced_to = self.clock.now()
             self.history: list[Transition] = []
@@ -272,15 +277,14 @@ class Store:
                 concurrency=int(limit) if limit is not None else self.default_concurrency,
                 created_at=now, scheduled_time=scheduled, last_updated=now,
             )
-            for spec in request.get("recipients") or []:
-                self._recipient_seq += 1
-                rid = spec.get("id") or "rcpt_" + _digest(self.seed, "recipient",
-                                                          self._recipient_seq)
-                batch.recipients.append(Recipient(
-                    id=rid, phone_number=spec.get("phone_number"),
-                    whatsapp_user_id=spec.get("whatsapp_user_id"),
-                    client_data=spec.get("conversation_initiation_client_data"),
-                    created_at=now, updated_at=now))
+            # Recipient ids: the batch's own digest and the recipient's index (unique, and
+            # one hash per batch rather than one per recipient: submit of 10,000 is hot).
+            prefix = "rcpt_" + _digest(self.seed, "recipients", seq, size=10)
+            batch.recipients = [
+                Recipient(spec.get("id") or f"{prefix}{index:04x}", spec.get("phone_number"),
+                          spec.get("whatsapp_user_id"),
+                          spec.get("conversation_initiation_client_data"), now, now)
+                for index, spec in enumerate(request.get("recipients") or [])]
             batch.queue.extend(range(len(batch.recipients)))
             batch.counts["pending"] = len(batch.recipients)
             self._batches[batch_id] = batch
@@ -412,11 +416,13 @@ class Store:
 
     def _batch_to(self, batch: Batch, status: str, at: int) -> None:
         self._log(at, batch, None, batch.status, status)
+        batch.version += 1
         batch.status = status
         self._touch(batch, at)
 
     def _recipient_to(self, batch: Batch, recipient: Recipient, status: str, at: int) -> None:
         self._log(at, batch, recipient, recipient.status, status)
+        batch.version += 1
         batch.counts[recipient.status] -= 1
         batch.counts[status] += 1
         recipient.status = status
