@@ -514,9 +514,11 @@ class CachingEncoder(Encoder):
     """
 
     @staticmethod
-    def stamp(b: Batch) -> tuple:
-        return (b.version, b.status, b.last_updated, b.dispatched, b.retry_count,
-                len(b.recipients))
+    def stamp(b: Batch) -> int:
+        """`Batch.version`: the store bumps it in `_batch_to` and `_recipient_to`, the only
+        places that write a shaped field after submit (status, counters, timestamps,
+        `retry_count` and `conversation_id` all change together with a transition)."""
+        return b.version
 
     def _cached(self, b: Batch, kind: str, make) -> bytes:
         stamp = self.stamp(b)
