@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The embedded mock, and the recorded exchanges of both dialects replayed beside it.
 TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
-.PHONY: install conformance test lint spec faults fuzz record clean
+.PHONY: install conformance test lint spec faults fuzz record bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ conformance: $(STAMP)
 
 ## Everything CI runs.
 test: $(STAMP)
-	$(PY) -m ruff check conformance tests
+	$(PY) -m ruff check conformance tests benchmarks
 	$(PY) -m conformance.specbuild --check
 	$(PY) -m pytest
 
@@ -39,8 +39,14 @@ fuzz: $(STAMP)
 record: $(STAMP)
 	$(PY) -m conformance.record
 
+## Benchmarks: the mock beside Prism (installed with npm), scale, profile, suite speed;
+## prints tables and writes benchmarks/results/latest.md (about 8 min; QUICK=1 for ~1 min).
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
+
 lint: $(STAMP)
-	$(PY) -m ruff check conformance tests
+	$(PY) -m ruff check conformance tests benchmarks
 
 ## Regenerate openapi/batch-calling.yaml from openapi/vendor/ and openapi/examples/.
 spec: $(STAMP)
