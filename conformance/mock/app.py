@@ -249,6 +249,9 @@ class OperationInfo:
     operation: dict
     query: list[dict] = field(default_factory=list)   # query parameter objects
     body_schema: dict | None = None
+    #: Compiled once here: looking a validator up by its schema's text costs a json.dumps.
+    query_validators: dict[str, Any] = field(default_factory=dict)   # by parameter name
+    body_validator: Any = None
 
 
 class RequestValidator:
@@ -261,21 +264,20 @@ class RequestValidator:
             method, template, op = find_operation_by_id(spec, op_id)
             info = OperationInfo(op_id, method, template, op,
                                  [p for p in op.get("parameters", []) if p.get("in") == "query"])
+            info.query_validators = {p["name"]: schema_validator(spec, p.get("schema", {}))
+                                     for p in info.query}
             body = (op.get("requestBody") or {}).get("content", {}).get("application/json")
             if body:
                 info.body_schema = body["schema"]
+                info.body_validator = schema_validator(spec, info.body_schema)
             self.ops[op_id] = info
-        #: Compiled once: looking a validator up by its schema's text costs a json.dumps.
-        self._body_validators = {op_id: schema_validator(spec, info.body_schema)
-                                 for op_id, info in self.ops.items() if info.body_schema}
-        self._query_validators = {(op_id, p["name"]): schema_validator(spec, p.get("schema", {}))
-                                  for op_id, info in self.ops.items() for p in info.query}
 
     def query(self, op_id: str, params: Mapping[str, str]) -> tuple[dict, list[dict]]:
         """Parsed query values (defaults applied) and 422 items."""
         values: dict[str, Any] = {}
         errors: list[dict] = []
-        for param in self.ops[op_id].query:
+        info = self.ops[op_id]
+        for param in info.query:
             name, schema = param["name"], param.get("schema", {})
             if name not in params:
                 if "default" in schema:
@@ -293,21 +295,19 @@ class RequestValidator:
                                         raw))
                     continue
                 value = int(raw)
-            validator = self._query_validators.get((op_id, name)) \
-                or schema_validator(self.spec, schema)
-            for err in validator.iter_errors(value):
+            for err in info.query_validators[name].iter_errors(value):
                 errors.extend(pydantic_errors(err, ["query", name]))
             values[name] = value
         return values, _dedupe(errors)
 
     def body(self, op_id: str, document: Any) -> list[dict]:
         """422 items for a parsed JSON body (the spec's schema, then the domain rules)."""
-        schema = self.ops[op_id].body_schema
+        info = self.ops[op_id]
+        schema = info.body_schema
         if schema is None:
             return []
         errors = []
-        validator = self._body_validators.get(op_id) or schema_validator(self.spec, schema)
-        for err in validator.iter_errors(document):
+        for err in info.body_validator.iter_errors(document):
             errors.extend(pydantic_errors(err, ["body"]))
         if not errors:
             errors.extend(self.domain(op_id, document))
@@ -536,14 +536,8 @@ class CachingEncoder(Encoder):
         return self._cached(b, "detailed", self.shaper.detailed)
 
     def page(self, page: Page) -> bytes:
-        shape, stamp_of = self.shaper.batch, self.stamp
-        items = []
-        for b in page.batches:   # _cached, inlined: a page is up to 100 of these
-            stamp = stamp_of(b)
-            hit = b.encoded.get("batch")
-            if hit is None or hit[0] != stamp:
-                hit = b.encoded["batch"] = (stamp, _dumps(shape(b)))
-            items.append(hit[1])
+        cached, shape = self._cached, self.shaper.batch
+        items = [cached(b, "batch", shape) for b in page.batches]
         return b"".join((b'{"batch_calls":[', b",".join(items), b'],"next_doc":',
                          _dumps(page.next_cursor), b',"has_more":',
                          b"true" if page.has_more else b"false", b"}"))
@@ -643,29 +637,24 @@ class Handlers:
             raise p.errors.validation([item]) from None
         return _encoded(p.status["list"], body)
 
-    async def get(self, request: Request) -> Response:
+    def _on_batch(self, request: Request, op: str, detailed: bool = False) -> Response:
+        """get / cancel / retry: the store operation of that name on the path's batch,
+        answered with the batch (with its recipients for get)."""
         workspace = self._workspace(request)
         p = self.parts
         with p.store.lock:
-            batch = p.store.get(workspace, request.path_params["batch_id"])
-            body = p.encoder.detailed(batch)
-        return _encoded(p.status["get"], body)
+            batch = getattr(p.store, op)(workspace, request.path_params["batch_id"])
+            body = p.encoder.detailed(batch) if detailed else p.encoder.batch(batch)
+        return _encoded(p.status[op], body)
+
+    async def get(self, request: Request) -> Response:
+        return self._on_batch(request, "get", detailed=True)
 
     async def cancel(self, request: Request) -> Response:
-        workspace = self._workspace(request)
-        p = self.parts
-        with p.store.lock:
-            batch = p.store.cancel(workspace, request.path_params["batch_id"])
-            body = p.encoder.batch(batch)
-        return _encoded(p.status["cancel"], body)
+        return self._on_batch(request, "cancel")
 
     async def retry(self, request: Request) -> Response:
-        workspace = self._workspace(request)
-        p = self.parts
-        with p.store.lock:
-            batch = p.store.retry(workspace, request.path_params["batch_id"])
-            body = p.encoder.batch(batch)
-        return _encoded(p.status["retry"], body)
+        return self._on_batch(request, "retry")
 
     async def delete(self, request: Request) -> Response:
         workspace = self._workspace(request)
