@@ -36,6 +36,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from conformance.mock.server import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RAW = RESULTS / "raw"   # scratch files (git-ignored)
@@ -61,12 +63,6 @@ def submit_body(n: int, name: str = "bench", scheduled: int | None = 4102444800)
     if scheduled is not None:
         body["scheduled_time_unix"] = scheduled
     return body
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def wait_port(port: int, timeout: float = 60.0) -> None:
