@@ -14,6 +14,8 @@ Every router, guard, report and test asks this module instead of writing its own
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -104,9 +106,28 @@ class Api:
         scheme = spec.get("components", {}).get("securitySchemes", {}).get("ApiKeyAuth", {})
         self.auth_header = auth_header or scheme.get("name", "xi-api-key")
         self.lifecycle = Lifecycle.from_spec(spec)
+        self._rebased: dict[str, Api] = {}
 
     def __repr__(self) -> str:
         return f"Api({self.base_path!r}, {len(self.operations)} operations)"
+
+    def rebased(self, base_path: str) -> Api:
+        """The same table with its paths under `base_path` (cached)."""
+        base_path = "/" + base_path.strip("/")
+        if base_path == self.base_path:
+            return self
+        found = self._rebased.get(base_path)
+        if found is None:
+            found = copy.copy(self)
+            found.operations = tuple(
+                dataclasses.replace(o, template=base_path + o.template[len(self.base_path):])
+                for o in self.operations)
+            found.by_id = {o.id: o for o in found.operations}
+            found.by_name = {o.name: o for o in found.operations}
+            found.base_path = base_path
+            found._rebased = {}
+            self._rebased[base_path] = found
+        return found
 
     def operation(self, key: str) -> Operation:
         """By operationId or short name."""
@@ -116,12 +137,12 @@ class Api:
         return found
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-        """(operation, path params) for a concrete request, or None."""
-        for op in self.operations:
-            params = op.match(method, path)
-            if params is not None:
-                return op, params
-        return None
+        """(operation, path params) for a concrete request, or None. The path picks the
+        template first, as a router does: `GET .../submit` is no operation (a 405), not a
+        get of a batch named "submit"."""
+        method = method.upper()
+        return next(((op, params) for op, params in self.route(path) if op.method == method),
+                    None)
 
     def route(self, path: str) -> list[tuple[Operation, dict[str, str]]]:
         """Every operation whose template matches `path`, whatever the method, most specific

@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-EXIT_OK, EXIT_NONCONFORMANT, EXIT_CANNOT_RUN = 0, 1, 2
-SUITES = ("tests/scenarios", "tests/contract")
+EXIT_CANNOT_RUN = 2
+#: The suite's packages (collected with --pyargs, from a checkout or an installed wheel).
+SUITES = ("conformance_suite.scenarios", "conformance_suite.contract")
 
 
 def _fail(message: str) -> int:
@@ -28,30 +28,52 @@ def report_file_name(target: str) -> str:
     return target.replace(":", "-").replace("/", "-")
 
 
+def _suite_args(suites: list[str] | None) -> list[str]:
+    """Test folders as absolute paths; anything else is a module (--pyargs)."""
+    out = []
+    for suite in suites or SUITES:
+        path = Path(suite)
+        out.append(str(path.resolve()) if path.exists() else suite)
+    return out
+
+
+def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: bool,
+                   extra: list[str]) -> list[str]:
+    """How one target's run is started: the suite's own settings and plugin, whatever the
+    caller's folder holds."""
+    import conformance_suite
+
+    here = Path(conformance_suite.__file__).resolve().parent
+    return [sys.executable, "-m", "pytest", "--pyargs", *_suite_args(suites),
+            "-c", str(here / "pytest.ini"), "--rootdir", str(here), "-p", "no:cacheprovider",
+            f"--target={text}", f"--junitxml={junit}", "-o", f"junit_suite_name={text}",
+            *(["--strict-inferred"] if strict else []), *extra]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the suites against each target (one JUnit file each), then one report of all."""
-    from conformance.targets import TargetError, parse_target
+    from conformance.targets import RunOptions, TargetError, parse_target
 
-    targets = args.target or [os.environ.get("API_TARGET", "mock")]
+    texts = args.target or [os.environ.get("API_TARGET", "mock")]
+    extra = list(args.pytest_args)
+    options = RunOptions(allow_dispatch="--allow-dispatch" in extra,
+                         mock_outcomes="--mock-outcomes" in extra, strict=args.strict)
     try:
-        for text in targets:
-            parse_target(text, os.environ).check_ready()
+        for text in texts:
+            target = parse_target(text, os.environ, options)
+            target.check_ready()
+            target.check_reachable()
     except TargetError as exc:
         return _fail(str(exc))
-    suites = [s for s in (args.suite or SUITES) if (ROOT / s).exists()]
-    if not suites:
-        return _fail("no test suites found (looked for " + ", ".join(SUITES) + ")")
-    reports = Path(args.reports)
+    reports = Path(args.reports).resolve()
     reports.mkdir(parents=True, exist_ok=True)
     junits = []
-    for text in targets:
+    for text in texts:
         junit = reports / f"{report_file_name(text)}.xml"
-        command = [sys.executable, "-m", "pytest", *suites, f"--target={text}",
-                   f"--junitxml={junit}", "-o", f"junit_suite_name={text}",
-                   "-p", "no:cacheprovider", *args.pytest_args]
+        command = pytest_command(text, junit, args.suite, strict=args.strict, extra=extra)
         print("$ " + " ".join(command), flush=True)
-        code = subprocess.call(command, cwd=ROOT)
-        if code not in (0, 1):
+        code = subprocess.call(command)
+        if code not in (0, 1) or not junit.exists():
             return _fail(f"pytest could not run the suite against {text} (exit {code})")
         junits.append(str(junit))
     if args.all_reports:
@@ -62,14 +84,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from conformance import report
-    from conformance.spec import SPEC_PATH
+    from conformance.resources import SPEC_PATH
 
     argv = [*args.junit, "--html", args.html, "--md", args.md, "--spec", str(SPEC_PATH)]
     return report.main(argv)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from conformance.sweep import run_sweep
+    from conformance.cleanup import run_sweep
     from conformance.targets import TargetError
 
     try:
@@ -88,9 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mock | mock:<fault> | cassette:<vendor> | live:<vendor> "
                      "(repeatable; default env API_TARGET or mock)")
     run.add_argument("--reports", default="reports", help="folder for JUnit and reports")
-    run.add_argument("--suite", action="append", help="test folder (repeatable)")
+    run.add_argument("--suite", action="append",
+                     help="test folder or module (repeatable; default: the whole suite)")
     run.add_argument("--all-reports", action="store_true",
                      help="build the report from every JUnit file in --reports")
+    run.add_argument("--strict", action="store_true",
+                     help="vendor targets: inferred requirements fail too (otherwise they are "
+                     "reported as 'differs from our inference')")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 

@@ -27,7 +27,7 @@ from conformance.mock.faults import FAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX_FILE = ROOT / "conformance" / "mock" / "fault_matrix.json"
-DEFAULT_SUITE = ("tests/scenarios",)
+DEFAULT_SUITE = ("conformance_suite/scenarios",)
 QUICK_CATCHERS = 2  # tests per fault in a quick run (the first ones the full run saw fail)
 # Plugins the scenario suite does not need: skipping them halves each run's start-up.
 LEAN = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothesispytest")
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only each fault's known catchers (from fault_matrix.json)")
     parser.add_argument("--fault", action="append", help="only these faults (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--suite", action="append", help="test folders (default tests/scenarios)")
+    parser.add_argument("--suite", action="append", help="test folders (default conformance_suite/scenarios)")
     parser.add_argument("--md", default="reports/faults.md")
     args = parser.parse_args(argv)
     faults = args.fault or list(FAULTS)

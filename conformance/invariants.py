@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from conformance.api import api_for, lifecycle
+
 __all__ = [
     "RULES",
     "BATCH_STATUSES",
@@ -40,7 +42,6 @@ __all__ = [
     "RECIPIENT_STATUSES",
     "RECIPIENT_ACTIVE",
     "RECIPIENT_FINISHED",
-    "RECIPIENT_TERMINAL",
     "InvariantViolation",
     "check_counters",
     "check_timestamps",
@@ -51,22 +52,18 @@ __all__ = [
     "check_batch",
     "check_response",
     "check_exchange",
-    "classify",
 ]
 
-BATCH_STATUSES = ("pending", "in_progress", "completed", "failed", "cancelled")
-BATCH_TERMINAL = frozenset({"completed", "failed", "cancelled"})
-RECIPIENT_STATUSES = (
-    "pending", "dispatched", "initiated", "in_progress",
-    "completed", "failed", "cancelled", "voicemail",
-)
+_LIFE = lifecycle()
+BATCH_STATUSES = _LIFE.batch_statuses
+BATCH_TERMINAL = _LIFE.batch_terminal
+RECIPIENT_STATUSES = _LIFE.recipient_statuses
 #: Recipient states in which a call is still to happen or happening.
-RECIPIENT_ACTIVE = frozenset({"pending", "dispatched", "initiated", "in_progress"})
+RECIPIENT_ACTIVE = _LIFE.recipient_active
 #: A call was placed and has ended: these count towards total_calls_finished.
-RECIPIENT_FINISHED = frozenset({"completed", "failed", "voicemail"})
-RECIPIENT_TERMINAL = RECIPIENT_FINISHED | {"cancelled"}
+RECIPIENT_FINISHED = _LIFE.recipient_finished
 #: Recipient states that imply the call was handed to the dialler.
-RECIPIENT_DIALLED = frozenset({"dispatched", "initiated", "in_progress"}) | RECIPIENT_FINISHED
+RECIPIENT_DIALLED = _LIFE.recipient_dialled
 
 COUNTERS = ("total_calls_scheduled", "total_calls_dispatched", "total_calls_finished")
 #: Keys whose value may legitimately differ between two requests for the same batch.
@@ -407,30 +404,13 @@ def check_batch(
 # ------------------------------------------------------------------- per-operation dispatch
 
 
-def classify(method: str, path: str, base_path: str) -> tuple[str | None, str | None]:
-    """(operation, batch_id) for a request, or (None, None) when not a batch-calling path.
-
-    Operations: submit, list, get, delete, cancel, retry, export. `path` may be a full URL
-    and may carry a query string; it is percent-decoded.
-    """
-    path = unquote(urlsplit(path).path)
-    base = base_path.rstrip("/")
-    if not path.startswith(base + "/"):
+def _route(method: str, path: str, base_path: str) -> tuple[str | None, str | None]:
+    """(operation, batch_id) for a request under `base_path` (a full URL or a path, query
+    allowed, percent-decoded), by the operation table (conformance.api)."""
+    found = api_for().rebased(base_path).match(method, unquote(urlsplit(path).path))
+    if found is None:
         return None, None
-    parts = path[len(base) + 1:].split("/")
-    method = method.upper()
-    if parts == ["submit"]:
-        return ("submit", None) if method == "POST" else (None, None)
-    if parts == ["workspace"]:
-        return ("list", None) if method == "GET" else (None, None)
-    if len(parts) == 1 and parts[0]:
-        return {"GET": ("get", parts[0]), "DELETE": ("delete", parts[0])}.get(
-            method, (None, None))
-    if len(parts) == 2 and parts[0]:
-        op = {("POST", "cancel"): "cancel", ("POST", "retry"): "retry",
-              ("GET", "export"): "export"}.get((method, parts[1]))
-        return (op, parts[0]) if op else (None, None)
-    return None, None
+    return found[0].name, found[1].get("batch_id")
 
 
 def _id_matches(batch: Mapping, batch_id: str | None) -> None:
@@ -458,7 +438,7 @@ def check_response(
     """
     if not 200 <= int(status) < 300:
         return
-    op, batch_id = classify(method, path, base_path)
+    op, batch_id = _route(method, path, base_path)
     if op in (None, "delete", "export"):
         return
     if op == "list":

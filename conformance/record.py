@@ -17,7 +17,8 @@ from conformance.mock.app import create_app
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
 from conformance.profiles import VENDORS, load_profile
-from conformance.targets import CASSETTES, MOCK_KEYS, ROOT
+from conformance.resources import CASSETTES, ROOT
+from conformance.targets import MOCK_KEYS
 
 TIME_SCALE = 60
 
@@ -30,8 +31,9 @@ def record(vendor: str) -> int:
         env = {**os.environ, profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
                f"{vendor.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5"}
         return subprocess.call(
-            [sys.executable, "-m", "pytest", "tests/scenarios", f"--target=live:{vendor}",
-             "--allow-dispatch", "--mock-outcomes", "--record-mode=rewrite", "-q",
+            [sys.executable, "-m", "pytest", "conformance_suite/scenarios",
+             f"--target=live:{vendor}", "--allow-dispatch", "--mock-outcomes",
+             "--record-mode=rewrite", "-q",
              "-p", "no:cacheprovider"], cwd=ROOT, env=env)
 
 

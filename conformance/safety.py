@@ -1,28 +1,40 @@
-"""Live-run safety, enforced in the HTTP transport (issue 4).
+"""Live-run safety, enforced in the HTTP transport.
 
 A live run talks to a vendor that rings real phones. Every request goes through
 `SafetyTransport` (sync) or `AsyncSafetyTransport`, which inspects it *before* it leaves the
 process and raises `UnsafeRequest` (nothing sent) unless all of these hold:
 
 * the host is one of ``policy.allowed_hosts`` (exact, case-insensitive; default loopback
-  only) and, for a non-loopback host, the scheme is https;
-* GET/HEAD/OPTIONS: nothing more (reads are safe);
-* any other method must be a known operation under ``policy.base_path``:
-  ``POST submit``, ``POST {id}/cancel``, ``POST {id}/retry``, ``DELETE {id}`` (or a path
-  under one of ``policy.extra_mutating_paths``, loopback hosts only, e.g. the mock admin API);
-* submit: the body is a JSON object (duplicate keys refused: a server may read another copy);
-  ``call_name`` starts with ``policy.name_prefix``; every recipient is an object whose
-  ``phone_number`` is a string in the fictional range ``+1 NXX 555-0100..0199`` and which has
-  no ``whatsapp_user_id`` (unless ``policy.allow_any_phone`` / ``policy.allow_whatsapp``);
-  ``scheduled_time_unix`` is a number at least ``policy.min_schedule_ahead_s`` after
-  ``policy.clock()`` (missing/null means "now") unless ``policy.allow_dispatch``; and the run's
-  caps ``policy.max_batches`` submits and ``policy.max_recipients`` recipients are not exceeded
+  only), a non-loopback host uses https, and a ``Host`` header, if any, names the URL's host;
+* the path is read once from the raw URL (percent-decoded once) and has no ``.``/``..``
+  segment and no encoded ``/``;
+* GET/HEAD/OPTIONS carry no body and no method-override header (``X-HTTP-Method-Override``
+  and kin): then they are reads, and safe;
+* any other method must be an operation of the dialect's table (conformance.api) with that
+  method: submit, cancel, retry, delete (or a path under one of
+  ``policy.extra_mutating_paths``, loopback hosts only, e.g. the mock admin API);
+* every mutating body: every phone-number-like run in any string (digits of any script,
+  usual separators), and every integer of 11-15 digits, anywhere in it (keys too) is in the
+  fictional range ``+1 NXX 555-0100..0199``; a recipient's ``phone_number`` is exactly
+  that form (a string, ASCII digits, nothing around it);
+* submit: the body is JSON (duplicate keys refused: a server may read another copy); a body
+  that names no one to call (no ``recipients`` array, or no recipient object carrying a phone
+  number or WhatsApp id) cannot place a call and is sent as it is (request validation is
+  tested live too); otherwise ``call_name`` starts with ``policy.name_prefix``, no recipient
+  has a ``whatsapp_user_id`` (unless ``policy.allow_whatsapp``), and unless
+  ``policy.allow_dispatch`` the body has an integer ``scheduled_time_unix`` between
+  ``policy.min_schedule_ahead_s`` and ``policy.max_schedule_ahead_s`` after ``policy.clock()``;
+  the run's caps ``policy.max_batches`` submits and ``policy.max_recipients`` recipients hold
   (counted when sent, whatever the answer: a timed-out submit may still have created a batch);
 * cancel/delete: the batch was created by this run (id read from a 2xx submit response into
   the `Ledger`) or, when ``policy.sweep_prefix`` is set, was seen in a list/get response with a
   name starting with that prefix;
 * retry: the batch was created by this run *and* ``policy.allow_dispatch`` (a retry may dial at
   once, whatever the original schedule).
+
+Redirects are never followed (a guarded client has ``follow_redirects=False``), so a key is
+never forwarded to another origin and no id from elsewhere is recorded as owned.
+`explain(request)` answers "would this be refused, and why" without sending or counting.
 
 Caps and ownership live in the `Ledger`; share one ledger between all clients of a run.
 
@@ -35,67 +47,77 @@ transport is given, but older/newer versions may not. Build clients with `guarde
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from conformance.api import (
+    FICTIONAL_PHONE,
+    MIN_SCHEDULE_AHEAD_S,
+    SAFE_METHODS,
+    Api,
+    is_fictional_phone,
+)
+
 __all__ = [
     "AsyncSafetyTransport",
-    "CleanupReport",
     "FICTIONAL_PHONE",
     "LOOPBACK_HOSTS",
     "Ledger",
     "SUITE_PREFIX",
     "SafetyPolicy",
     "SafetyTransport",
-    "SweepError",
     "UnsafeRequest",
-    "cleanup",
+    "check_prefix",
     "guarded_client",
     "is_fictional_phone",
     "is_guarded",
     "name_prefix",
     "new_run_id",
-    "sweep",
 ]
 
 #: Every batch this suite creates is named ``cst-<run id>-...``.
 SUITE_PREFIX = "cst-"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
-#: +1, any 3-digit area code, 555-0100..555-0199 (the range reserved for fiction).
-#: ASCII digits only and anchored with fullmatch: "\d" would accept other scripts' digits
-#: and "$" would accept a trailing newline.
-FICTIONAL_PHONE = re.compile(r"\+1[0-9]{3}55501[0-9]{2}")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-THIRTY_DAYS = 30 * 24 * 3600
+#: A schedule further ahead than this is refused too: a millisecond timestamp read as
+#: seconds, or an overflowing one, is not "far in the future" to every server.
+MAX_SCHEDULE_AHEAD_S = 5 * 365 * 24 * 3600
+METHOD_OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override")
 _RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
+#: What may be a phone number inside any string: an optional +, then digits with the usual
+#: separators, 10 to 15 digits in all (E.164 allows 15; 10 is a national US number). Digits
+#: of any script count (a server may read them as digits).
+_PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{8,22}\d")
+_SEPARATORS = re.compile(r"[ ().-]")
 
 
 class UnsafeRequest(Exception):
-    """A request was refused by the safety transport; it was not sent."""
+    """A request was refused by the safety transport; it was not sent. `rule` names the
+    guard rule (for reports: a refusal during a test is a defect of the suite)."""
 
-    def __init__(self, reason: str, request: httpx.Request | None = None) -> None:
+    def __init__(self, reason: str, request: httpx.Request | None = None,
+                 rule: str = "guard") -> None:
         self.reason = reason
         self.request = request
+        self.rule = rule
         where = f"{request.method} {request.url.copy_with(query=None)}: " if request else ""
         super().__init__(f"unsafe request refused: {where}{reason}")
 
 
-def is_fictional_phone(value: Any) -> bool:
-    return isinstance(value, str) and FICTIONAL_PHONE.fullmatch(value) is not None
-
-
 def new_run_id(now: float | None = None) -> str:
-    """A run id such as ``20260101t000000-3f9a``: UTC time plus a random suffix."""
+    """A run id such as ``20260101t000000-r3f9a``: UTC time plus a random suffix (after a
+    letter, so no run of its digits reads as a phone number)."""
     stamp = time.strftime("%Y%m%dt%H%M%S", time.gmtime(time.time() if now is None else now))
-    return f"{stamp}-{secrets.token_hex(2)}"
+    return f"{stamp}-r{secrets.token_hex(2)}"
 
 
 def name_prefix(run_id: str) -> str:
@@ -105,13 +127,59 @@ def name_prefix(run_id: str) -> str:
     return f"{SUITE_PREFIX}{run_id}-"
 
 
-def _check_prefix(prefix: str | None, what: str, *, allow_bare: bool) -> None:
+def check_prefix(prefix: str | None, what: str, *, allow_bare: bool) -> None:
     if prefix is None:
         return
     if not isinstance(prefix, str) or not prefix.startswith(SUITE_PREFIX):
         raise ValueError(f"{what} {prefix!r} must start with {SUITE_PREFIX!r}")
     if not allow_bare and prefix == SUITE_PREFIX:
         raise ValueError(f"{what} must name a run: use name_prefix(run_id)")
+
+
+def _ascii_digits(text: str) -> str:
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
+def phone_likes(value: Any) -> list[str]:
+    """Every phone-number-like run in `value` (a string, or an integer of 11 to 15 digits:
+    ten digits is every unix time), as +digits."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        text = str(abs(value))
+        return ["+" + text] if 11 <= len(text) <= 15 else []
+    if not isinstance(value, str):
+        return []
+    found = []
+    for run in _PHONE_LIKE.findall(value):
+        digits = _ascii_digits(_SEPARATORS.sub("", run))
+        if 10 <= len(digits.lstrip("+")) <= 15:
+            found.append(digits if digits.startswith("+") else "+" + digits)
+    return found
+
+
+def _fictional_digits(number: str) -> bool:
+    """+digits (from phone_likes) in the fictional range, with or without the country code."""
+    bare = number.lstrip("+")
+    return is_fictional_phone("+" + bare) or (len(bare) == 10 and is_fictional_phone("+1" + bare))
+
+
+def real_numbers(document: Any, where: str = "") -> list[str]:
+    """Every place in `document` (keys and values, any depth) holding what may be a real
+    phone number, as 'pointer: value'."""
+    found: list[str] = []
+    stack = [(where, document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                stack.append((f"{path}/{key}", value))
+                stack.append((f"{path}/{key}(key)", key))
+        elif isinstance(node, list):
+            stack.extend((f"{path}/{i}", v) for i, v in enumerate(node))
+        elif any(not _fictional_digits(n) for n in phone_likes(node)):
+            found.append(f"{path or '/'}: {node!r}")
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -121,7 +189,8 @@ class SafetyPolicy:
     name_prefix: str
     base_path: str = "/v1/convai/batch-calling"
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
-    min_schedule_ahead_s: int = THIRTY_DAYS
+    min_schedule_ahead_s: int = MIN_SCHEDULE_AHEAD_S
+    max_schedule_ahead_s: int = MAX_SCHEDULE_AHEAD_S
     allow_dispatch: bool = False
     max_batches: int = 20
     max_recipients: int = 50
@@ -132,8 +201,8 @@ class SafetyPolicy:
     clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
-        _check_prefix(self.name_prefix, "name_prefix", allow_bare=False)
-        _check_prefix(self.sweep_prefix, "sweep_prefix", allow_bare=True)
+        check_prefix(self.name_prefix, "name_prefix", allow_bare=False)
+        check_prefix(self.sweep_prefix, "sweep_prefix", allow_bare=True)
         object.__setattr__(self, "allowed_hosts",
                            frozenset(h.lower() for h in self.allowed_hosts))
         object.__setattr__(self, "base_path", "/" + self.base_path.strip("/"))
@@ -147,6 +216,13 @@ class SafetyPolicy:
             raise ValueError(f"vendor base URL {base_url!r} must be https://host")
         return cls(name_prefix=name_prefix, base_path=base_path,
                    allowed_hosts=frozenset({parts.hostname}), **kw)
+
+    @property
+    def api(self) -> Api:
+        """The operation table, with its paths under this policy's base path."""
+        from conformance.api import api_for
+
+        return api_for("elevenlabs").rebased(self.base_path)
 
 
 @dataclass
@@ -164,7 +240,7 @@ class Ledger:
 
     def record(self, batch_id: str, name: str | None = None) -> None:
         with self._lock:
-            self.created[batch_id] = name or ""
+            self.created.setdefault(batch_id, name or "")
 
     def forget(self, batch_id: str) -> None:
         with self._lock:
@@ -189,20 +265,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _route(path: str, base_path: str) -> tuple[str | None, str | None]:
-    """(op, batch_id) for a decoded path under base_path, or (None, None)."""
-    if not path.startswith(base_path + "/"):
-        return None, None
-    parts = path[len(base_path) + 1:].split("/")
-    if parts == ["submit"]:
-        return "submit", None
-    if parts == ["workspace"]:
-        return "list", None
-    if len(parts) == 1 and parts[0]:
-        return "batch", parts[0]
-    if len(parts) == 2 and parts[0] and parts[1] in ("cancel", "retry", "export"):
-        return parts[1], parts[0]
-    return None, None
+def _decoded_path(url: httpx.URL) -> str | None:
+    """The path, percent-decoded exactly once from the raw URL; None when it hides
+    structure (an encoded '/', a '.' or '..' segment) a server might resolve otherwise."""
+    raw = url.raw_path.split(b"?", 1)[0].decode("ascii", "replace")
+    segments = raw.split("/")
+    decoded = [unquote(s) for s in segments]
+    if any("/" in d or d in (".", "..") for d in decoded):
+        return None
+    return "/".join(decoded)
 
 
 @dataclass
@@ -213,102 +284,156 @@ class _Plan:
     call_name: str | None = None
 
 
+def _calls_someone(body: Any) -> bool:
+    """Whether a submit body names anyone a server could call."""
+    recipients = body.get("recipients") if isinstance(body, dict) else None
+    if not isinstance(recipients, list):
+        return False
+    return any(isinstance(r, dict) and any(r.get(k) not in (None, "")
+                                           for k in ("phone_number", "whatsapp_user_id"))
+               for r in recipients)
+
+
 class _Guard:
     def __init__(self, policy: SafetyPolicy, ledger: Ledger | None) -> None:
         self.policy = policy
         self.ledger = ledger if ledger is not None else Ledger()
 
-    def refuse(self, reason: str, request: httpx.Request) -> UnsafeRequest:
-        exc = UnsafeRequest(reason, request)
-        with self.ledger._lock:
-            self.ledger.refusals.append(str(exc))
+    def refuse(self, reason: str, request: httpx.Request, rule: str, *,
+               count: bool = True) -> UnsafeRequest:
+        exc = UnsafeRequest(reason, request, rule)
+        if count:
+            with self.ledger._lock:
+                self.ledger.refusals.append(str(exc))
         return exc
 
     # -- before -----------------------------------------------------------------------------
 
-    def before(self, request: httpx.Request) -> _Plan:
-        """Raise UnsafeRequest or return a plan; `request.content` must already be read."""
+    def before(self, request: httpx.Request, *, reserve: bool = True) -> _Plan:
+        """Raise UnsafeRequest or return a plan; `request.content` must already be read.
+        `reserve=False` only asks (nothing is counted, no refusal is logged)."""
         p = self.policy
+
+        def refuse(reason: str, rule: str) -> UnsafeRequest:
+            return self.refuse(reason, request, rule, count=reserve)
+
         url = request.url
         host = (url.host or "").lower()
         if host not in p.allowed_hosts:
-            raise self.refuse(f"host {host!r} is not allowed", request)
+            raise refuse(f"host {host!r} is not allowed", "host")
         if url.scheme != "https" and host not in LOOPBACK_HOSTS:
-            raise self.refuse(f"scheme {url.scheme!r}: a non-loopback host needs https", request)
+            raise refuse(f"scheme {url.scheme!r}: a non-loopback host needs https", "host")
+        named = request.headers.get("host")
+        if named is not None and urlsplit(f"//{named}").hostname != host:
+            raise refuse(f"Host header {named!r} does not name {host!r}", "host")
+        path = _decoded_path(url)
+        if path is None:
+            raise refuse(f"path {url.raw_path!r} hides its structure (encoded '/' or a dot "
+                         "segment)", "path")
         method = request.method.upper()
-        path = unquote(url.path)
-        op, batch_id = _route(path, p.base_path)
         if method in SAFE_METHODS:
-            return _Plan(op if method == "GET" else None)
+            if request.content:
+                raise refuse(f"{method} with a body", "safe-method")
+            override = [h for h in METHOD_OVERRIDES if h in request.headers]
+            if override:
+                raise refuse(f"{method} with a method override ({override[0]})", "safe-method")
+            found = p.api.match("GET", path) if method == "GET" else None
+            return _Plan(found[0].name if found else None)
         if host in LOOPBACK_HOSTS and any(path.startswith(x) for x in p.extra_mutating_paths):
             return _Plan(None)  # e.g. the mock's admin API; never honoured for a vendor host
-        if method == "POST" and op == "submit":
-            return self._submit(request)
-        if (method == "POST" and op in ("cancel", "retry")) or (method == "DELETE"
-                                                                and op == "batch"):
-            what = "delete" if op == "batch" else op
-            owned = batch_id in self.ledger.created
-            swept = p.sweep_prefix is not None and batch_id in self.ledger.sweepable
-            if op == "retry":
-                if not owned:
-                    raise self.refuse(f"retry of batch {batch_id!r} not created by this run",
-                                      request)
-                if not p.allow_dispatch:
-                    raise self.refuse("retry may dial at once: needs allow_dispatch", request)
-            elif not (owned or swept):
-                raise self.refuse(f"{what} of batch {batch_id!r} not created by this run",
-                                  request)
-            return _Plan(None)
-        raise self.refuse(f"{method} {path} is not a known batch-calling operation", request)
+        found = p.api.match(method, path)
+        if found is None or not found[0].mutating:
+            raise refuse(f"{method} {path} is not a known batch-calling operation", "operation")
+        op, params = found
+        if op.name == "submit":
+            return self._submit(request, refuse, reserve)
+        self._no_real_numbers(request, refuse)
+        batch_id = params.get("batch_id")
+        owned = batch_id in self.ledger.created
+        swept = p.sweep_prefix is not None and batch_id in self.ledger.sweepable
+        if op.name == "retry":
+            if not owned:
+                raise refuse(f"retry of batch {batch_id!r} not created by this run", "owner")
+            if not p.allow_dispatch:
+                raise refuse("retry may dial at once: needs allow_dispatch", "dispatch")
+        elif not (owned or swept):
+            raise refuse(f"{op.name} of batch {batch_id!r} not created by this run", "owner")
+        return _Plan(None)
 
-    def _submit(self, request: httpx.Request) -> _Plan:
-        p = self.policy
+    def _no_real_numbers(self, request: httpx.Request, refuse) -> Any:
+        if not request.content:
+            return None
         if request.headers.get("content-encoding", "identity").lower() != "identity":
-            raise self.refuse("submit body is content-encoded: cannot inspect it", request)
+            raise refuse("body is content-encoded: cannot inspect it", "body")
         try:
-            body = json.loads(request.content or b"null", object_pairs_hook=_no_duplicates)
+            body = json.loads(request.content, object_pairs_hook=_no_duplicates)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise self.refuse(f"submit body is not valid JSON ({exc})", request) from None
-        if not isinstance(body, dict):
-            raise self.refuse("submit body is not a JSON object", request)
-        name = body.get("call_name")
-        if not isinstance(name, str) or not name.startswith(p.name_prefix):
-            raise self.refuse(f"call_name {name!r} does not start with {p.name_prefix!r}",
-                              request)
-        recipients = body.get("recipients")
-        if not isinstance(recipients, list):
-            raise self.refuse("submit recipients is not an array", request)
-        for i, recipient in enumerate(recipients):
-            if not isinstance(recipient, dict):
-                raise self.refuse(f"recipients[{i}] is not an object", request)
-            if recipient.get("whatsapp_user_id") is not None and not p.allow_whatsapp:
-                raise self.refuse(f"recipients[{i}] has a whatsapp_user_id (cannot be "
-                                  f"fictional)", request)
-            phone = recipient.get("phone_number")
-            if phone is not None and not p.allow_any_phone and not is_fictional_phone(phone):
-                raise self.refuse(f"recipients[{i}].phone_number {phone!r} is outside "
-                                  f"+1NXX5550100..0199", request)
-        if not p.allow_dispatch:
-            when = body.get("scheduled_time_unix")
-            if when is None:
-                raise self.refuse("no scheduled_time_unix: the batch would dial now", request)
-            if isinstance(when, bool) or not isinstance(when, int | float) or when != when:
-                raise self.refuse(f"scheduled_time_unix {when!r} is not a number", request)
-            earliest = p.clock() + p.min_schedule_ahead_s
-            if when < earliest:
-                raise self.refuse(f"scheduled_time_unix {when} is sooner than "
-                                  f"{p.min_schedule_ahead_s}s from now", request)
+            raise refuse(f"body is not valid JSON ({exc})", "body") from None
+        if not self.policy.allow_any_phone:
+            prefix = self.policy.name_prefix
+            name = body.get("call_name") if isinstance(body, dict) else None
+            scanned = body
+            if isinstance(name, str) and name.startswith(prefix):
+                # The run's own prefix (a run id with a time in it) is not a phone number.
+                scanned = {**body, "call_name": name[len(prefix):]}
+            real = real_numbers(scanned)
+            if real:
+                raise refuse(f"what may be a real phone number at {real[0]} (only "
+                             "+1NXX5550100..0199 is sent)", "phone")
+        return body
+
+    def _submit(self, request: httpx.Request, refuse, reserve: bool) -> _Plan:
+        p = self.policy
+        if not request.content:
+            body = None
+        else:
+            body = self._no_real_numbers(request, refuse)
+        name = body.get("call_name") if isinstance(body, dict) else None
+        recipients = body.get("recipients") if isinstance(body, dict) else None
+        count = len(recipients) if isinstance(recipients, list) else 0
+        if _calls_someone(body):
+            if not isinstance(name, str) or not name.startswith(p.name_prefix):
+                raise refuse(f"call_name {name!r} does not start with {p.name_prefix!r}",
+                             "name")
+            for i, recipient in enumerate(recipients):
+                if not isinstance(recipient, dict):
+                    continue
+                if recipient.get("whatsapp_user_id") is not None and not p.allow_whatsapp:
+                    raise refuse(f"recipients[{i}] has a whatsapp_user_id (cannot be "
+                                 "fictional)", "phone")
+                phone = recipient.get("phone_number")
+                if phone is not None and not p.allow_any_phone and not is_fictional_phone(phone):
+                    raise refuse(f"recipients[{i}].phone_number {phone!r} is not exactly "
+                                 "+1NXX5550100..0199", "phone")
+            if not p.allow_dispatch:
+                self._held(body.get("scheduled_time_unix"), refuse)
         with self.ledger._lock:  # check-and-reserve, atomically
             if self.ledger.submits_sent + 1 > p.max_batches:
-                raise self.refuse(f"cap: max_batches={p.max_batches} submits per run reached",
-                                  request)
-            if self.ledger.recipients_sent + len(recipients) > p.max_recipients:
-                raise self.refuse(f"cap: {len(recipients)} more recipients would exceed "
-                                  f"max_recipients={p.max_recipients} "
-                                  f"({self.ledger.recipients_sent} sent)", request)
-            self.ledger.submits_sent += 1
-            self.ledger.recipients_sent += len(recipients)
-        return _Plan("submit", call_name=name)
+                raise refuse(f"cap: max_batches={p.max_batches} submits per run reached", "cap")
+            if self.ledger.recipients_sent + count > p.max_recipients:
+                raise refuse(f"cap: {count} more recipients would exceed max_recipients="
+                             f"{p.max_recipients} ({self.ledger.recipients_sent} sent)", "cap")
+            if reserve:
+                self.ledger.submits_sent += 1
+                self.ledger.recipients_sent += count
+        return _Plan("submit", call_name=name if isinstance(name, str) else None)
+
+    def _held(self, when: Any, refuse) -> None:
+        """The batch must not start: an integer schedule inside the policy's window."""
+        p = self.policy
+        if when is None:
+            raise refuse("no scheduled_time_unix: the batch would dial now", "dispatch")
+        if isinstance(when, bool) or not isinstance(when, int):
+            finite = isinstance(when, float) and math.isfinite(when)
+            raise refuse(f"scheduled_time_unix {when!r} is not a number of seconds (an "
+                         "integer" + ("" if finite else ", finite") + ")", "dispatch")
+        now = p.clock()
+        if when < now + p.min_schedule_ahead_s:
+            raise refuse(f"scheduled_time_unix {when} is sooner than "
+                         f"{p.min_schedule_ahead_s}s from now", "dispatch")
+        if when > now + p.max_schedule_ahead_s:
+            raise refuse(f"scheduled_time_unix {when} is more than {p.max_schedule_ahead_s}s "
+                         "ahead (a millisecond timestamp?)", "dispatch")
 
     # -- after ------------------------------------------------------------------------------
 
@@ -317,7 +442,7 @@ class _Guard:
             return False
         if plan.op == "submit":
             return True
-        return self.policy.sweep_prefix is not None and plan.op in ("list", "batch")
+        return self.policy.sweep_prefix is not None and plan.op in ("list", "get")
 
     def after(self, plan: _Plan, decoded: bytes) -> None:
         try:
@@ -344,6 +469,15 @@ class _Guard:
                 with self.ledger._lock:
                     self.ledger.sweepable[batch_id] = name
 
+    def explain(self, request: httpx.Request) -> str | None:
+        """Why `request` would be refused (None: it would be sent). Counts nothing."""
+        request.read()
+        try:
+            self.before(request, reserve=False)
+        except UnsafeRequest as exc:
+            return exc.reason
+        return None
+
 
 def _rebuild(response: httpx.Response, raw: bytes) -> tuple[httpx.Response, bytes]:
     """A fresh response carrying the same raw bytes, and the decoded body."""
@@ -359,11 +493,10 @@ def _rebuild(response: httpx.Response, raw: bytes) -> tuple[httpx.Response, byte
     return fresh, body
 
 
-class SafetyTransport(httpx.BaseTransport):
-    """Wraps `inner`; refuses unsafe requests before they reach it (see module docstring)."""
+class _GuardedTransport:
+    """What both transports share: the guard, its ledger and `explain`."""
 
-    def __init__(self, inner: httpx.BaseTransport, policy: SafetyPolicy,
-                 ledger: Ledger | None = None) -> None:
+    def __init__(self, inner, policy: SafetyPolicy, ledger: Ledger | None = None) -> None:
         self.inner = inner
         self.policy = policy
         self._guard = _Guard(policy, ledger)
@@ -371,6 +504,13 @@ class SafetyTransport(httpx.BaseTransport):
     @property
     def ledger(self) -> Ledger:
         return self._guard.ledger
+
+    def explain(self, request: httpx.Request) -> str | None:
+        return self._guard.explain(request)
+
+
+class SafetyTransport(_GuardedTransport, httpx.BaseTransport):
+    """Wraps `inner`; refuses unsafe requests before they reach it (see module docstring)."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -393,18 +533,8 @@ class SafetyTransport(httpx.BaseTransport):
         self.inner.close()
 
 
-class AsyncSafetyTransport(httpx.AsyncBaseTransport):
+class AsyncSafetyTransport(_GuardedTransport, httpx.AsyncBaseTransport):
     """The async twin of `SafetyTransport`."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, policy: SafetyPolicy,
-                 ledger: Ledger | None = None) -> None:
-        self.inner = inner
-        self.policy = policy
-        self._guard = _Guard(policy, ledger)
-
-    @property
-    def ledger(self) -> Ledger:
-        return self._guard.ledger
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
@@ -434,129 +564,18 @@ def guarded_client(base_url: str, policy: SafetyPolicy, *, ledger: Ledger | None
                    headers: Mapping[str, str] | None = None,
                    inner: httpx.BaseTransport | None = None, **kw: Any) -> httpx.Client:
     """An httpx.Client whose every request goes through a SafetyTransport (trust_env off, so
-    no environment proxy mount can bypass it)."""
+    no environment proxy mount can bypass it; redirects never followed)."""
+    if kw.pop("follow_redirects", False):
+        raise ValueError("a guarded client never follows redirects")
     transport = SafetyTransport(inner or httpx.HTTPTransport(), policy, ledger)
     return httpx.Client(base_url=base_url, headers=headers, transport=transport,
-                        trust_env=False, **kw)
+                        trust_env=False, follow_redirects=False, **kw)
 
 
 def is_guarded(client: httpx.Client | httpx.AsyncClient) -> bool:
-    """True when every route of `client` ends in a safety transport (no bypassing mounts)."""
+    """True when every route of `client` ends in a safety transport (no bypassing mounts)
+    and it does not follow redirects."""
     kinds = (SafetyTransport, AsyncSafetyTransport)
-    if not isinstance(getattr(client, "_transport", None), kinds):
+    if not isinstance(getattr(client, "_transport", None), kinds) or client.follow_redirects:
         return False
     return all(t is None or isinstance(t, kinds) for t in getattr(client, "_mounts", {}).values())
-
-
-# ------------------------------------------------------------------------------- teardown
-
-
-@dataclass
-class CleanupReport:
-    deleted: list[str] = field(default_factory=list)
-    already_gone: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-
-def _base_path(api: Any) -> str:
-    base = api if isinstance(api, str) else api.base_path
-    return "/" + base.strip("/")
-
-
-def _cancel_delete(client: httpx.Client, base: str, batch_id: str, *, cancel: bool = True
-                   ) -> str:
-    """'deleted' or 'gone'; raises RuntimeError with a reason otherwise. Cancel errors other
-    than transport failures are tolerated (a finished batch may refuse a cancel)."""
-    url = f"{base}/{quote(batch_id, safe='')}"
-    if cancel:
-        client.post(f"{url}/cancel")
-    response = client.delete(url)
-    if response.status_code == 404:
-        return "gone"
-    if 200 <= response.status_code < 300:
-        return "deleted"
-    raise RuntimeError(f"delete answered {response.status_code}")
-
-
-def cleanup(client: httpx.Client, ledger: Ledger, api: Any) -> CleanupReport:
-    """Cancel then delete every batch in `ledger` (404 = already gone). `api` is a base path
-    or anything with `.base_path` (a Profile). Never raises for one batch; see the report."""
-    base = _base_path(api)
-    report = CleanupReport()
-    for batch_id in ledger.ids():
-        try:
-            outcome = _cancel_delete(client, base, batch_id)
-        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
-            report.failed[batch_id] = str(exc)
-            continue
-        (report.deleted if outcome == "deleted" else report.already_gone).append(batch_id)
-        ledger.forget(batch_id)
-    return report
-
-
-class SweepError(RuntimeError):
-    """Some batches could not be swept; `swept` holds those that were."""
-
-    def __init__(self, swept: list[str], errors: dict[str, str]) -> None:
-        self.swept = swept
-        self.errors = errors
-        super().__init__(f"sweep: {len(errors)} batch(es) not deleted: {errors}; "
-                         f"swept {len(swept)}")
-
-
-def sweep(client: httpx.Client, base_path: str, prefix: str, now: float, *,
-          min_age_s: int = 0, dry_run: bool = False, limit: int = 100,
-          max_pages: int = 1000) -> list[str]:
-    """Cancel and delete every batch whose name starts with `prefix` (which must start with
-    ``cst-``) and which was created at least `min_age_s` before `now` (so a concurrent run's
-    fresh batches survive). Pages through the list (``next_doc`` → ``last_doc``) first, then
-    acts. Returns the ids swept (with `dry_run`, the ids that would be). Raises RuntimeError
-    when the list fails, `SweepError` when some deletes failed (after trying every batch).
-
-    Through a `SafetyTransport`, the policy needs ``sweep_prefix`` covering `prefix`.
-    """
-    _check_prefix(prefix, "sweep prefix", allow_bare=True)
-    base = _base_path(base_path)
-    found: dict[str, Mapping[str, Any]] = {}
-    cursor: str | None = None
-    seen_cursors: set[str] = set()
-    for _ in range(max_pages):
-        params: dict[str, Any] = {"limit": limit}
-        if cursor is not None:
-            params["last_doc"] = cursor
-        response = client.get(f"{base}/workspace", params=params)
-        if response.status_code != 200:
-            raise RuntimeError(f"sweep: list answered {response.status_code}")
-        page = response.json()
-        for item in page.get("batch_calls") or ():
-            name, created = item.get("name"), item.get("created_at_unix")
-            if not (isinstance(name, str) and name.startswith(prefix)):
-                continue
-            if not isinstance(item.get("id"), str):
-                continue
-            if min_age_s and isinstance(created, int) and created > now - min_age_s:
-                continue
-            found.setdefault(item["id"], item)
-        cursor = page.get("next_doc")
-        if not page.get("has_more") or not cursor or cursor in seen_cursors:
-            break
-        seen_cursors.add(cursor)
-    if dry_run:
-        return list(found)
-    swept: list[str] = []
-    errors: dict[str, str] = {}
-    for batch_id, item in found.items():
-        try:
-            _cancel_delete(client, base, batch_id,
-                           cancel=item.get("status") in ("pending", "in_progress"))
-        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
-            errors[batch_id] = str(exc)
-            continue
-        swept.append(batch_id)
-    if errors:
-        raise SweepError(swept, errors)
-    return swept

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from functools import cache
-from pathlib import Path
 
 import jsonschema_rs
 import yaml
@@ -15,10 +13,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conformance.profiles import Profile, derive_dialect, load_profile
+from conformance.resources import SPEC_PATH
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "openapi" / "batch-calling.yaml"
 SPEC_URI = "urn:conformance:spec"
-METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 
 @cache
@@ -92,49 +89,35 @@ def schema_validator(spec: dict, schema: dict) -> SchemaValidator:
     return validator
 
 
-def _template_regex(template: str) -> re.Pattern:
-    parts = re.split(r"(\{[^}]+\})", template)
-    pattern = "".join(
-        f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
-    return re.compile(f"^{pattern}$")
-
-
-def find_operation(spec: dict, method: str, path: str):
-    """(path template, operation, path params) for a concrete request, or None.
-
-    Literal segments win over templated ones (`/workspace` before `/{batch_id}`).
-    """
-    method = method.lower()
-    candidates = sorted(spec["paths"].items(), key=lambda kv: kv[0].count("{"))
-    for template, item in candidates:
-        match = _template_regex(template).match(path)
-        if match and method in item:
-            return template, item[method], match.groupdict()
-    return None
-
-
-def operations(spec: dict):
-    """Yield (method, path template, operation) for every operation in the spec."""
-    for template, item in spec["paths"].items():
-        for method in METHODS:
-            if method in item:
-                yield method, template, item[method]
-
-
 def find_operation_by_id(spec: dict, operation_id: str):
-    for method, template, op in operations(spec):
-        if op["operationId"] == operation_id:
-            return method, template, op
-    raise KeyError(operation_id)
+    """(method, path template, operation object) of `operation_id` in `spec`."""
+    from conformance.api import Api
+
+    op = Api(spec).operation(operation_id)
+    return op.method.lower(), op.template, spec["paths"][op.template][op.method.lower()]
+
+
+_apis: dict[int, object] = {}
+
+
+def _api(spec: dict):
+    from conformance.api import Api
+
+    found = _apis.get(id(spec))
+    if found is None:
+        found = _apis[id(spec)] = Api(spec)
+    return found
 
 
 def validate_response(spec: dict, method: str, path: str, status: int,
                       content_type: str | None, body: bytes) -> list[str]:
     """Every way a response breaks the spec; an empty list when it conforms."""
-    found = find_operation(spec, method, path)
+
+    found = _api(spec).match(method, path)
     if found is None:
         return [f"{method.upper()} {path}: no such operation in the spec"]
-    template, op, _ = found
+    template = found[0].template
+    op = spec["paths"][template][found[0].method.lower()]
     where = f"{op['operationId']} {status}"
     responses = op["responses"]
     response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get(

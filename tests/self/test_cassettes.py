@@ -12,8 +12,9 @@ import yaml
 from livehelp import finish, pytest_command, start
 
 from conformance.profiles import VENDORS, load_profile
+from conformance.resources import CASSETTES
 from conformance.spec import validate_response
-from conformance.targets import CASSETTES, MOCK_KEYS
+from conformance.targets import MOCK_KEYS
 
 FICTIONAL = re.compile(r"^\+1\d{3}55501\d\d$")
 PHONE_LIKE = re.compile(r"\+\d[\d\- ]{6,}\d")
@@ -31,7 +32,7 @@ def _interactions(path: Path):
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_both_dialects_have_a_full_set(vendor):
     """Every scenario module has cassettes for both dialects."""
-    modules = {p.stem for p in Path("tests/scenarios").glob("test_*.py")}
+    modules = {p.stem for p in Path("conformance_suite/scenarios").glob("test_*.py")}
     recorded = {p.parent.name for p in _cassettes(vendor)}
     assert modules <= recorded
 
@@ -86,7 +87,7 @@ def test_recorded_responses_validate_against_the_current_spec(vendor):
 
 def test_replay_passes_with_no_server_and_the_network_blocked():
     """cassette:elevenlabs and cassette:voiceai replay the scenarios green, with no server."""
-    procs = {vendor: start(pytest_command("tests/scenarios", f"--target=cassette:{vendor}"))
+    procs = {vendor: start(pytest_command("conformance_suite/scenarios", f"--target=cassette:{vendor}"))
              for vendor in VENDORS}
     for vendor, proc in procs.items():
         code, out = finish(proc)

@@ -1,8 +1,7 @@
-"""Self-tests of the fuzzing harness (conformance/fuzz.py) and of the canary."""
+"""Self-tests of the fuzzing harness (conformance/fuzz/) and of the canary."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -13,8 +12,10 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from conformance import fuzz
+from conformance.api import api_for
+from conformance.fuzz.live import FOREIGN_REFERENCES, LIVE_MAX_RECIPIENTS
 from conformance.safety import SafetyPolicy, UnsafeRequest, guarded_client, is_fictional_phone
-from conformance.targets import build_mock_app, parse_target
+from conformance.targets import parse_target
 
 PREFIX = "cst-selftest-0000-"
 
@@ -59,7 +60,7 @@ def test_depth_comes_from_the_environment():
 
 def test_every_operation_is_in_the_schema_and_links_start_at_submit(schema):
     assert {o.ok().definition.raw["operationId"] for o in schema.get_all_operations()} == set(
-        fuzz.OPERATION_IDS)
+        api_for().ids)
     machine = fuzz.state_machine(fuzz.load_schema("elevenlabs"))
     assert any("submit" in rule for rule in machine.root_rules)
 
@@ -87,7 +88,7 @@ def test_live_safe_body_always_passes_the_live_guard(body):
     now = int(time.time())
     safe = fuzz.live_safe_body(body, PREFIX, now)
     assert safe["call_name"].startswith(PREFIX)
-    assert 1 <= len(safe["recipients"]) <= fuzz.LIVE_MAX_RECIPIENTS
+    assert 1 <= len(safe["recipients"]) <= LIVE_MAX_RECIPIENTS
     assert all(is_fictional_phone(r["phone_number"]) and "whatsapp_user_id" not in r
                for r in safe["recipients"])
     assert "whatsapp_params" not in safe
@@ -100,6 +101,20 @@ def test_live_safe_body_always_passes_the_live_guard(body):
     with guarded_client("https://api.example.com", policy, inner=inner) as client:
         client.post("/v1/convai/batch-calling/submit", json=safe)
     assert len(sent) == 1
+
+
+def test_live_safe_body_names_the_configured_agent_and_no_foreign_resource():
+    """A drawn agent, phone number id, branch or environment names nothing on a vendor's
+    server, and a drawn timezone may not be one: the rewrite keeps only what can be valid."""
+    body = {"agent_id": "drawn", "timezone": "Mars/Olympus", "recipients": [{}],
+            **dict.fromkeys(FOREIGN_REFERENCES, "drawn")}
+    safe = fuzz.live_safe_body(body, PREFIX, 0, agent_id="agent_configured")
+    assert safe["agent_id"] == "agent_configured"
+    assert not set(FOREIGN_REFERENCES) & set(safe) and "timezone" not in safe
+    assert fuzz.live_safe_body({"timezone": "Europe/Paris"}, PREFIX, 0)["timezone"] == \
+        "Europe/Paris"
+    dispatched = fuzz.live_safe_body({"scheduled_time_unix": 5}, PREFIX, 0, dispatch=True)
+    assert "scheduled_time_unix" not in dispatched
 
 
 def test_live_safe_body_refuses_what_is_not_an_object():
@@ -120,9 +135,9 @@ def test_recipient_rule_is_satisfied_only_where_missing():
 def test_fictional_numbers_complete_and_fail_alternately():
     from conformance.mock.outcomes import outcome_for
 
-    kinds = [outcome_for(fuzz.fictional_number(i)).kind for i in range(4)]
+    kinds = [outcome_for(fuzz.mixed_number(i)).kind for i in range(4)]
     assert kinds == ["completes", "fails", "completes", "fails"]
-    assert all(is_fictional_phone(fuzz.fictional_number(i)) for i in range(500))
+    assert all(is_fictional_phone(fuzz.mixed_number(i)) for i in range(500))
 
 
 # --- world, pinning ---------------------------------------------------------------------
@@ -130,7 +145,7 @@ def test_fictional_numbers_complete_and_fail_alternately():
 
 def test_world_has_a_batch_in_each_state_and_is_deterministic():
     target = parse_target("mock")
-    worlds = [fuzz.World.build(lambda: build_mock_app(target), target.api_key)
+    worlds = [fuzz.World.build(target.new_app, target.api_key)
               for _ in range(2)]
     assert worlds[0].ids == worlds[1].ids and worlds[0].cursor == worlds[1].cursor
     store = worlds[0].app.state.store
@@ -161,8 +176,8 @@ def _run(target_text, operation_id, schema, examples=25):
 def test_canary_fails_a_run_whose_key_is_wrong(schema):
     good = _run("mock", "getBatchCall", schema)
     assert good.reach.verdict("getBatchCall") is None
-    target = dataclasses.replace(parse_target("mock"), api_key="not-a-key")
-    runner = fuzz.CaseRunner(target, PREFIX)
+    runner = fuzz.CaseRunner(parse_target("mock"), PREFIX)
+    runner.headers = {"xi-api-key": "not-a-key"}
 
     @settings(max_examples=25, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
@@ -199,7 +214,7 @@ def test_the_correct_mock_passes_every_check(schema):
 
 def test_live_requests_and_check_probes_go_through_the_safety_transport(schema):
     target = parse_target("mock")
-    app = build_mock_app(target)
+    app = target.new_app()
     policy = SafetyPolicy(name_prefix=PREFIX, allowed_hosts=frozenset({"localhost"}))
     inner = TestClient(app, base_url="http://localhost")._transport
     client = guarded_client("http://localhost", policy, inner=inner)
@@ -217,7 +232,7 @@ def test_live_requests_and_check_probes_go_through_the_safety_transport(schema):
     batch_id = response.json()["id"]
     assert batch_id in client._transport.ledger
     # A check's follow-up GET (batch_settles) travels the guarded session as well.
-    session = fuzz.HttpxSession(client)
+    session = fuzz.requests_session(client)
     seen = len(client._transport.ledger.refusals)
     safe.validate_response(response, headers=headers, transport_kwargs={
         "session": session, "base_url": "http://localhost", "headers": headers})

@@ -330,23 +330,6 @@ def test_echo_broken(over, rule):
 
 # ------------------------------------------------------------------ per-operation dispatch
 
-@pytest.mark.parametrize("method, path, op, batch_id", [
-    ("POST", f"{BASE}/submit", "submit", None),
-    ("GET", f"{BASE}/workspace?limit=5", "list", None),
-    ("GET", f"https://api.example.com{BASE}/btcal_1", "get", "btcal_1"),
-    ("DELETE", f"{BASE}/btcal_1", "delete", "btcal_1"),
-    ("post", f"{BASE}/btcal_1/cancel", "cancel", "btcal_1"),
-    ("POST", f"{BASE}/btcal%5F1/retry", "retry", "btcal_1"),
-    ("GET", f"{BASE}/btcal_1/export", "export", "btcal_1"),
-    ("GET", f"{BASE}/submit", None, None),
-    ("POST", f"{BASE}/btcal_1", None, None),
-    ("POST", "/v1/other/submit", None, None),
-    ("POST", f"{BASE}/btcal_1/cancel/x", None, None),
-])
-def test_classify(method, path, op, batch_id):
-    assert inv.classify(method, path, BASE) == (op, batch_id)
-
-
 def test_check_response_accepts_good_exchanges():
     cr = inv.check_response
     cr("POST", f"{BASE}/submit", 200, REQUEST, echoed(), BASE)

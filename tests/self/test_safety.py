@@ -10,13 +10,14 @@ import json
 import httpx
 import pytest
 
+from conformance import cleanup as teardown
 from conformance import safety
+from conformance.cleanup import SweepError
 from conformance.safety import (
     AsyncSafetyTransport,
     Ledger,
     SafetyPolicy,
     SafetyTransport,
-    SweepError,
     UnsafeRequest,
 )
 
@@ -42,7 +43,14 @@ class FakeServer:
         path = request.url.path
         rest = path[len(BASE) + 1:] if path.startswith(BASE + "/") else None
         if request.method == "POST" and rest == "submit":
-            body = json.loads(request.content)
+            try:
+                body = json.loads(request.content)
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("recipients"), list) \
+                    or "call_name" not in body:
+                return httpx.Response(422, json={"detail": [{"loc": ["body"], "msg": "invalid",
+                                                             "type": "value_error"}]})
             self.counter += 1
             batch = {"id": f"btcal_{self.counter}", "name": body["call_name"],
                      "status": "pending", "created_at_unix": NOW}
@@ -199,7 +207,9 @@ def test_call_name_must_carry_run_prefix(name):
 
 @pytest.mark.parametrize("when, match", [
     (None, "dial now"), ("missing", "dial now"), (NOW, "sooner"), (NOW + 30 * DAY - 1, "sooner"),
-    (str(NOW + 31 * DAY), "not a number"), (True, "not a number"), (float("nan"), "not a number"),
+    ("tomorrow", "not a number"), (True, "not a number"), (float("nan"), "not a number"),
+    (NOW + 31 * DAY + 0.5, "not a number"), (float("inf"), "not a number"),
+    (NOW + 6 * 365 * DAY, "ahead"), (2**64, "ahead"), (NOW * 1000, "phone number"),
 ])
 def test_schedule_must_be_far_enough_ahead(when, match):
     c, server = client()
@@ -232,10 +242,6 @@ def test_schedule_uses_injected_clock():
 
 @pytest.mark.parametrize("content, headers, match", [
     (b"not json", {}, "not valid JSON"),
-    (b"[]", {}, "not a JSON object"),
-    (b"", {}, "not a JSON object"),
-    (json.dumps(body(recipients={"phone_number": "+14155550100"})).encode(), {}, "not an array"),
-    (json.dumps(body(recipients=["+14155550100"])).encode(), {}, "not an object"),
     # the same key twice: we would read the fictional number, a server might read the other
     (b'{"call_name": "' + PREFIX.encode() + b'x", "agent_id": "a", "scheduled_time_unix": '
      + str(NOW + 40 * DAY).encode() + b', "recipients": [{"phone_number": "+14155551234", '
@@ -246,6 +252,45 @@ def test_uninspectable_submit_bodies_refused(content, headers, match):
     c, server = client()
     refused(c, server, "POST", f"{BASE}/submit", match, content=content,
             headers={"content-type": "application/json", **headers})
+
+
+@pytest.mark.parametrize("content", [
+    b"[]", b"", b'"x"',
+    json.dumps(body(recipients={"phone_number": "+14155550100"})).encode(),
+    json.dumps(body(recipients=["+14155550100"])).encode(),
+    json.dumps({"agent_id": "a"}).encode(),
+    json.dumps(body(recipients=[{"id": "r1"}], scheduled_time_unix=None,
+                    call_name="not-the-prefix")).encode(),
+])
+def test_bodies_that_call_nobody_are_sent_and_counted(content):
+    """A submit naming no one to call (no recipients array, nobody with a number) cannot
+    place a call: it is sent, so request validation is tested live too, and it still counts
+    against the run's cap (a broken server might create a batch)."""
+    c, server = client(max_batches=1)
+    c.post(f"{BASE}/submit", content=content, headers={"content-type": "application/json"})
+    assert len(server.seen) == 1
+    refused(c, server, "POST", f"{BASE}/submit", "cap", content=content,
+            headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("where, value", [
+    ("dynamic variable", {"recipients": [{
+        "phone_number": "+14155550100",
+        "conversation_initiation_client_data": {"dynamic_variables": {
+            "callback": "+1 415 555 2671"}}}]}),
+    ("recipient id", {"recipients": [{"phone_number": "+14155550100", "id": "+14155552671"}]}),
+    ("a look-alike key", {"recipients": [{"phone_number": "+14155550100",
+                                          "phone_number ": "+14155552671"}]}),
+    ("text around it", {"recipients": [{"phone_number": "+14155550100",
+                                        "id": "call 4155552671 now"}]}),
+    ("other digits", {"recipients": [{"phone_number": "+14155550100", "id": "+1415555٢٦٧١"}]}),
+    ("an integer", {"recipients": [{"phone_number": "+14155550100"}], "agent_id": 14155552671}),
+    ("a key", {"recipients": [{"phone_number": "+14155550100", "+14155552671": 1}]}),
+])
+def test_a_real_number_anywhere_in_the_body_is_refused(where, value):
+    """Only `phone_number` used to be inspected: a real number elsewhere passed the guard."""
+    c, server = client()
+    refused(c, server, "POST", f"{BASE}/submit", "real phone number", json=body(**value))
 
 
 def test_streamed_body_is_inspected_and_still_delivered():
@@ -540,7 +585,7 @@ def test_cleanup_cancels_then_deletes_and_tolerates_404():
     c, server = client(ledger=ledger)
     ids = [c.post(f"{BASE}/submit", json=body()).json()["id"] for _ in range(3)]
     del server.batches[ids[1]]  # deleted behind our back
-    report = safety.cleanup(c, ledger, BASE)
+    report = teardown.cleanup(c, ledger, BASE)
     assert report.ok and report.deleted == [ids[0], ids[2]] and report.already_gone == [ids[1]]
     assert len(ledger) == 0 and not server.batches
     assert server.mutations()[3:] == [
@@ -559,7 +604,7 @@ def test_cleanup_reports_failures_and_keeps_them_in_the_ledger():
 
     c = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
         httpx.MockTransport(flaky), policy(), ledger))
-    report = safety.cleanup(c, ledger, type("P", (), {"base_path": BASE})())
+    report = teardown.cleanup(c, ledger, type("P", (), {"base_path": BASE})())
     assert not report.ok and "500" in report.failed["btcal_1"] and "btcal_1" in ledger
 
 
@@ -576,7 +621,7 @@ def _stored(n_ours=5, n_other=4, n_old_run=2):
 def test_sweep_pages_and_deletes_only_prefixed_batches():
     server = FakeServer(_stored(), page_size=2)
     c, _ = client(server, sweep_prefix=PREFIX)
-    swept = safety.sweep(c, BASE, PREFIX, NOW, limit=2)
+    swept = teardown.sweep(c, BASE, PREFIX, NOW, limit=2)
     assert swept == [f"b{i:02d}" for i in range(5)]
     assert sorted(server.batches) == ["c00", "c01", "c02", "c03", "d00", "d01"]
     lists = [r for r in server.seen if r.url.path.endswith("/workspace")]
@@ -587,10 +632,10 @@ def test_sweep_pages_and_deletes_only_prefixed_batches():
 def test_sweep_dry_run_and_age_filter_and_terminal_batches():
     server = FakeServer(_stored(), page_size=3)
     c, _ = client(server, sweep_prefix="cst-")
-    assert safety.sweep(c, BASE, "cst-", NOW, dry_run=True) == [
+    assert teardown.sweep(c, BASE, "cst-", NOW, dry_run=True) == [
         "b00", "b01", "b02", "b03", "b04", "d00", "d01"]
     assert server.mutations() == []
-    swept = safety.sweep(c, BASE, "cst-", NOW, min_age_s=DAY)
+    swept = teardown.sweep(c, BASE, "cst-", NOW, min_age_s=DAY)
     assert swept == ["d00", "d01"]
     # completed batches are deleted without a cancel first
     assert server.mutations() == [("DELETE", f"{BASE}/d00"), ("DELETE", f"{BASE}/d01")]
@@ -600,7 +645,7 @@ def test_sweep_needs_sweep_prefix_in_the_policy():
     server = FakeServer(_stored(n_other=0, n_old_run=0))
     c, _ = client(server)  # no sweep_prefix: these batches are not ours
     with pytest.raises(SweepError) as info:
-        safety.sweep(c, BASE, PREFIX, NOW)
+        teardown.sweep(c, BASE, PREFIX, NOW)
     assert info.value.swept == [] and len(info.value.errors) == 5
     assert server.mutations() == [] and len(server.batches) == 5
 
@@ -618,7 +663,7 @@ def test_sweep_prefix_in_policy_does_not_open_other_batches():
 def test_sweep_refuses_foreign_prefixes_and_stops_on_cursor_loops():
     c, _ = client()
     with pytest.raises(ValueError):
-        safety.sweep(c, BASE, "", NOW)
+        teardown.sweep(c, BASE, "", NOW)
 
     calls = []
 
@@ -629,5 +674,5 @@ def test_sweep_refuses_foreign_prefixes_and_stops_on_cursor_loops():
 
     c2 = httpx.Client(base_url=LOCAL, transport=SafetyTransport(
         httpx.MockTransport(looping), policy(sweep_prefix=PREFIX)))
-    assert safety.sweep(c2, BASE, PREFIX, NOW) == []
+    assert teardown.sweep(c2, BASE, PREFIX, NOW) == []
     assert len(calls) == 2

@@ -1,8 +1,11 @@
 """Get: the batch with every recipient, as submitted."""
 
+import pytest
+
 from conformance.invariants import check_batch, check_list_item_agrees
 
 
+@pytest.mark.requirement("GET-1")
 def test_get_returns_every_recipient_with_the_fields_sent(client, api, submit_batch, numbers):
     """Get returns one recipient per submitted recipient, with its number, pending."""
     sent = numbers.completing(4)
@@ -14,6 +17,7 @@ def test_get_returns_every_recipient_with_the_fields_sent(client, api, submit_ba
     assert len({r["id"] for r in fetched["recipients"]}) == len(sent)
 
 
+@pytest.mark.requirement("GET-2")
 def test_get_agrees_with_submit(client, api, submit_batch):
     """The batch fetched by id is the batch submit returned (same id, name, agent, schedule)."""
     batch = submit_batch(2)
@@ -21,6 +25,7 @@ def test_get_agrees_with_submit(client, api, submit_batch):
     check_list_item_agrees(batch, fetched)
 
 
+@pytest.mark.requirement("GET-3")
 def test_get_keeps_conversation_data_per_recipient(client, api, submit_batch, numbers):
     """Per-recipient conversation initiation data (dynamic variables) is kept."""
     batch = submit_batch([
@@ -32,8 +37,9 @@ def test_get_keeps_conversation_data_per_recipient(client, api, submit_batch, nu
     assert data["dynamic_variables"] == {"customer": "Ada"}
 
 
-def test_get_unknown_batch_is_404(client, api):
+@pytest.mark.requirement("NOTFOUND-1")
+def test_get_unknown_batch_is_404(client, api, unknown_id):
     """Getting a batch id that does not exist answers 404 with the object error."""
-    response = client.get(api.get("btcal_conformance_does_not_exist"))
+    response = client.get(api.get(unknown_id))
     assert response.status_code == 404
     assert isinstance(response.json()["detail"], dict)

@@ -9,6 +9,7 @@ Checks: all of Schemathesis' plus the suite's domain checks (conformance/fuzz.py
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -18,6 +19,7 @@ from conformance.profiles import VENDORS
 SCHEMAS = {vendor: fuzz.load_schema(vendor) for vendor in VENDORS}
 
 
+@pytest.mark.requirement("CONTRACT-1")
 @schemathesis.pytest.parametrize(**SCHEMAS)
 # The runner fixture is shared by all of an operation's cases on purpose (it collects the
 # canary's statuses); mock state is fresh per case (conformance.fuzz.World).

@@ -3,9 +3,10 @@ Spec: vendor docs, POST /v1/convai/batch-calling/{batch_id}/retry."""
 
 import pytest
 
+from conformance.api import lifecycle
 from conformance.invariants import check_batch, check_monotonic
 
-TERMINAL_BATCH = {"completed", "failed"}
+TERMINAL_BATCH = lifecycle().batch_finished
 
 
 def _finished(client, api, batch_id):
@@ -26,6 +27,7 @@ def _by_number(batch):
     return {r["phone_number"]: r for r in batch["recipients"]}
 
 
+@pytest.mark.requirement("RETRY-1")
 def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_batch, numbers,
                                                          eventually):
     """Retry calls failed and no-response recipients again; completed ones are not called again."""
@@ -45,21 +47,23 @@ def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_b
     check_monotonic(finished_batch, after)
 
 
+@pytest.mark.requirement("RETRY-2")
 def test_retry_increments_retry_count(client, api, finished_batch):
     """Each retry adds one to retry_count."""
     retried = client.post(api.retry(finished_batch["id"])).json()
     assert retried["retry_count"] == finished_batch["retry_count"] + 1
 
 
-def test_retry_unknown_batch_is_404(client, api, foreign_id_allowed):
+@pytest.mark.requirement("NOTFOUND-1")
+def test_retry_unknown_batch_is_404(client, api, foreign_id_allowed, unknown_id):
     """Retrying a batch id that does not exist answers 404."""
-    assert client.post(api.retry("btcal_conformance_does_not_exist")).status_code == 404
+    assert client.post(api.retry(unknown_id)).status_code == 404
 
 
+@pytest.mark.requirement("RETRY-3")
 def test_retry_calls_voicemail_recipients_again(client, api, submit_batch, eventually, numbers,
                                                  needs_outcomes):
-    """A call that reached voicemail counts as no-response: retry calls it again.
-    Spec: inferred (voicemail is "no response"; conformance/mock/README.md)."""
+    """A call that reached voicemail counts as no-response: retry calls it again."""
     batch = submit_batch([numbers.voicemail_once], dispatch=True)
     done = eventually(lambda: _finished(client, api, batch["id"]), what="the batch finishing")
     assert done["recipients"][0]["status"] == "voicemail"
@@ -69,9 +73,10 @@ def test_retry_calls_voicemail_recipients_again(client, api, submit_batch, event
     assert after["recipients"][0]["status"] == "completed"
 
 
-def test_retry_of_a_running_batch_is_refused(client, api, submit_batch):
-    """Retrying a batch that has not finished answers 409 and changes nothing.
-    Spec: inferred (409 on retry; openapi/README.md)."""
-    batch = submit_batch(1, scheduled_in=3600)
+@pytest.mark.requirement("RETRY-4")
+def test_retry_of_a_running_batch_is_refused(client, api, submit_batch, sendable):
+    """Retrying a batch that has not finished answers 409 and changes nothing."""
+    batch = submit_batch(1)  # held: it has not finished
+    sendable("POST", api.retry(batch["id"]))
     assert client.post(api.retry(batch["id"])).status_code == 409
     assert client.get(api.get(batch["id"])).json()["retry_count"] == 0

@@ -1,9 +1,13 @@
 """Submit: the batch comes back as sent, pending, with its counters at their start."""
 
+import pytest
+
 from conformance.invariants import check_batch, check_echo
 
 
-def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, ledger, agent_id):
+@pytest.mark.requirement("SUBMIT-1")
+def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, ledger, agent_id,
+                                     target):
     """Submit returns the batch with name, agent, phone number id, schedule and limits as sent.
     Spec: openapi/batch-calling.yaml (BatchCallResponse; `name` echoes `call_name`)."""
     body = {
@@ -11,7 +15,7 @@ def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, led
         "agent_id": agent_id,
         "agent_phone_number_id": "phnum_conformance_0001",
         "recipients": [{"phone_number": n} for n in numbers.completing(3)],
-        "scheduled_time_unix": now() + 40 * 24 * 3600,
+        "scheduled_time_unix": now() + target.hold_seconds(),
         "timezone": "America/New_York",
         "target_concurrency_limit": 2,
     }
@@ -28,12 +32,14 @@ def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, led
     assert batch.get("retry_count", 0) == 0
 
 
+@pytest.mark.requirement("SUBMIT-2")
 def test_submit_gives_each_batch_its_own_id(submit_batch):
     """Two submits create two batches with different ids."""
     first, second = submit_batch(1), submit_batch(1)
     assert first["id"] and second["id"] and first["id"] != second["id"]
 
 
+@pytest.mark.requirement("SUBMIT-3")
 def test_submit_without_phone_number_id_echoes_null(submit_batch):
     """A batch submitted without `agent_phone_number_id` reports `phone_number_id` as null."""
     batch = submit_batch(1)

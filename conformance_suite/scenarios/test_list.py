@@ -4,33 +4,19 @@ import pytest
 
 from conformance.invariants import check_list_item_agrees
 
-MAX_PAGES = 50
 
-
-def _pages(client, api, **params):
-    """Every page of the list, following next_doc as last_doc."""
-    pages, cursor = [], None
-    for _ in range(MAX_PAGES):
-        query = dict(params, **({"last_doc": cursor} if cursor else {}))
-        page = client.get(api.list(), params=query).json()
-        pages.append(page)
-        if not page["has_more"]:
-            return pages
-        assert page["next_doc"], "has_more is true but next_doc is empty"
-        cursor = page["next_doc"]
-    pytest.fail(f"more than {MAX_PAGES} pages")
-
-
-def test_list_contains_the_new_batch_without_recipients(client, api, submit_batch):
+@pytest.mark.requirement("LIST-1")
+def test_list_contains_the_new_batch_without_recipients(client, api, submit_batch, list_pages):
     """A submitted batch appears in the workspace list, and list items carry no recipients."""
     batch = submit_batch(2)
-    items = [i for p in _pages(client, api) for i in p["batch_calls"]]
+    items = [i for p in list_pages(client) for i in p["batch_calls"]]
     ours = [i for i in items if i["id"] == batch["id"]]
     assert len(ours) == 1
     assert all("recipients" not in i for i in items)
     check_list_item_agrees(ours[0], client.get(api.get(batch["id"])).json())
 
 
+@pytest.mark.requirement("LIST-2")
 def test_list_honours_limit(client, api, submit_batch):
     """`limit` caps the page size, and has_more says that more remain."""
     for _ in range(3):
@@ -41,20 +27,22 @@ def test_list_honours_limit(client, api, submit_batch):
     assert page["next_doc"]
 
 
-def test_list_filters_by_agent_id(client, api, submit_batch, agent_id, other_agent_id):
+@pytest.mark.requirement("LIST-3")
+def test_list_filters_by_agent_id(client, submit_batch, agent_id, other_agent_id, list_pages):
     """`agent_id` returns only that agent's batches, and all of them."""
     mine = submit_batch(1)
     theirs = submit_batch(1, agent_id=other_agent_id)
-    items = [i for p in _pages(client, api, agent_id=agent_id) for i in p["batch_calls"]]
+    items = [i for p in list_pages(client, agent_id=agent_id) for i in p["batch_calls"]]
     assert {i["agent_id"] for i in items} == {agent_id}
     ids = {i["id"] for i in items}
     assert mine["id"] in ids and theirs["id"] not in ids
 
 
-def test_list_pages_without_duplicates_or_gaps(client, api, submit_batch):
+@pytest.mark.requirement("LIST-4")
+def test_list_pages_without_duplicates_or_gaps(client, submit_batch, list_pages):
     """Paging with next_doc/last_doc visits every batch exactly once."""
     created = {submit_batch(1)["id"] for _ in range(5)}
-    pages = _pages(client, api, limit=2)
+    pages = list_pages(client, limit=2)
     ids = [i["id"] for p in pages for i in p["batch_calls"]]
     assert len(ids) == len(set(ids)), "a batch appears on two pages"
     assert created <= set(ids), "a batch is missing from every page"

@@ -1,0 +1,169 @@
+"""Clean-up after live runs, in one place: a run's own batches at teardown (`cleanup`), and
+leftovers of earlier runs by name prefix (`sweep`, and `conformance sweep`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from conformance.safety import Ledger, UnsafeRequest, check_prefix
+
+
+@dataclass
+class CleanupReport:
+    deleted: list[str] = field(default_factory=list)
+    already_gone: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _base_path(api: Any) -> str:
+    """A base path, or anything with `.base_path` (an Api, a Profile)."""
+    base = api if isinstance(api, str) else api.base_path
+    return "/" + base.strip("/")
+
+
+def _cancel_delete(client: httpx.Client, base: str, batch_id: str, *, cancel: bool = True
+                   ) -> str:
+    """'deleted' or 'gone'; raises RuntimeError with a reason otherwise. Cancel errors other
+    than transport failures are tolerated (a finished batch may refuse a cancel)."""
+    url = f"{base}/{quote(batch_id, safe='')}"
+    if cancel:
+        client.post(f"{url}/cancel")
+    response = client.delete(url)
+    if response.status_code == 404:
+        return "gone"
+    if 200 <= response.status_code < 300:
+        return "deleted"
+    raise RuntimeError(f"delete answered {response.status_code}")
+
+
+def cleanup(client: httpx.Client, ledger: Ledger, api: Any) -> CleanupReport:
+    """Cancel then delete every batch in `ledger` (404 = already gone). `api` is a base path
+    or anything with `.base_path` (a Profile). Never raises for one batch; see the report."""
+    base = _base_path(api)
+    report = CleanupReport()
+    for batch_id in ledger.ids():
+        try:
+            outcome = _cancel_delete(client, base, batch_id)
+        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
+            report.failed[batch_id] = str(exc)
+            continue
+        (report.deleted if outcome == "deleted" else report.already_gone).append(batch_id)
+        ledger.forget(batch_id)
+    return report
+
+
+class SweepError(RuntimeError):
+    """Some batches could not be swept; `swept` holds those that were."""
+
+    def __init__(self, swept: list[str], errors: dict[str, str]) -> None:
+        self.swept = swept
+        self.errors = errors
+        super().__init__(f"sweep: {len(errors)} batch(es) not deleted: {errors}; "
+                         f"swept {len(swept)}")
+
+
+def sweep(client: httpx.Client, base_path: str, prefix: str, now: float, *,
+          min_age_s: int = 0, dry_run: bool = False, limit: int = 100,
+          max_pages: int = 1000) -> list[str]:
+    """Cancel and delete every batch whose name starts with `prefix` (which must start with
+    ``cst-``) and which was created at least `min_age_s` before `now` (so a concurrent run's
+    fresh batches survive). Pages through the list (``next_doc`` → ``last_doc``) first, then
+    acts. Returns the ids swept (with `dry_run`, the ids that would be). Raises RuntimeError
+    when the list fails, `SweepError` when some deletes failed (after trying every batch).
+
+    Through a `SafetyTransport`, the policy needs ``sweep_prefix`` covering `prefix`.
+    """
+    check_prefix(prefix, "sweep prefix", allow_bare=True)
+    base = _base_path(base_path)
+    found: dict[str, Mapping[str, Any]] = {}
+    cursor: str | None = None
+    seen_cursors: set[str] = set()
+    for _ in range(max_pages):
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["last_doc"] = cursor
+        response = client.get(f"{base}/workspace", params=params)
+        if response.status_code != 200:
+            hint = " (is the key right?)" if response.status_code in (401, 403) else ""
+            raise RuntimeError(f"list answered {response.status_code}{hint}")
+        page = response.json()
+        for item in page.get("batch_calls") or ():
+            name, created = item.get("name"), item.get("created_at_unix")
+            if not (isinstance(name, str) and name.startswith(prefix)):
+                continue
+            if not isinstance(item.get("id"), str):
+                continue
+            if min_age_s and isinstance(created, int) and created > now - min_age_s:
+                continue
+            found.setdefault(item["id"], item)
+        cursor = page.get("next_doc")
+        if not page.get("has_more") or not cursor or cursor in seen_cursors:
+            break
+        seen_cursors.add(cursor)
+    if dry_run:
+        return list(found)
+    swept: list[str] = []
+    errors: dict[str, str] = {}
+    for batch_id, item in found.items():
+        try:
+            _cancel_delete(client, base, batch_id,
+                           cancel=item.get("status") in ("pending", "in_progress"))
+        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
+            errors[batch_id] = str(exc)
+            continue
+        swept.append(batch_id)
+    if errors:
+        raise SweepError(swept, errors)
+    return swept
+
+
+def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
+              min_age_s: int = 0, env=None) -> int:
+    """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed.
+    Raises TargetError (one line) when the target cannot be swept at all."""
+    import os
+
+    from conformance.safety import SafetyPolicy, guarded_client, name_prefix, new_run_id
+    from conformance.targets import TargetError, parse_target
+
+    target = parse_target(target_text, env if env is not None else os.environ)
+    if not target.keeps_batches:
+        raise TargetError(f"{target_text}: sweep works on live:<vendor> targets only (nothing "
+                          "else keeps batches between runs)")
+    target.check_ready()
+    target.check_reachable()
+    api = target.api
+    from urllib.parse import urlsplit
+
+    policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
+                          allowed_hosts=frozenset({urlsplit(target.base_url).hostname}),
+                          sweep_prefix=prefix)
+    with guarded_client(target.base_url, policy, headers=target._auth(None),
+                        timeout=30.0) as client:
+        try:
+            swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
+                          min_age_s=min_age_s)
+        except SweepError as exc:
+            for batch_id in exc.swept:
+                print(f"swept {batch_id}")
+            print(f"conformance sweep: {len(exc.errors)} batch(es) left: {exc.errors}",
+                  file=sys.stderr)
+            return 1
+        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
+            raise TargetError(f"{target_text}: sweep failed: {exc}") from None
+    verb = "would sweep" if dry_run else "swept"
+    for index, batch_id in enumerate(swept, 1):
+        print(f"[{index}/{len(swept)}] {verb} {batch_id}")
+    print(f"conformance sweep: {verb} {len(swept)} batch(es) named {prefix}* on {target_text}")
+    return 0

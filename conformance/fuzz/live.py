@@ -1,0 +1,139 @@
+"""Fuzzing a live target: generated cases rewritten into what a live run may send, and sent
+through the run's guard.
+
+Every rewrite, and why (each is tested in tests/self/test_fuzz.py):
+
+* a positive submit becomes a safe, valid one (`live_safe_body`): at most a few recipients,
+  each a fictional number; the schedule held far enough ahead that nothing starts (unless
+  dispatch is allowed); `call_name` carries the run's prefix (so a sweep finds leftovers);
+  `agent_id` is the configured agent (a vendor rejects an agent it does not have); fields
+  that name other resources of the vendor's (`agent_phone_number_id`, `branch_id`,
+  `environment`, `whatsapp_params`) and a `timezone` that is not an IANA name are dropped,
+  since the vendor would rightly reject a drawn one. What the schema allows is kept.
+* anything else drawn that may read as a phone number outside the fictional range (an
+  11-digit `agent_id`, say) is dropped: the guard would refuse the whole body for it.
+* a negative submit is sent as generated when it cannot place a call (no `recipients`
+  array, nobody with a phone number, no real number anywhere): the guard says so
+  (`guard.explain`); otherwise it is generated but not sent.
+* a `batch_id` in a path is pointed at a batch this run created (cancel/retry/delete may
+  touch nothing else).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from conformance.api import MIN_SCHEDULE_AHEAD_S
+from conformance.fuzz.world import mixed_number
+from conformance.safety import real_numbers
+
+#: Live: a fuzzed submit is held this far ahead (the guard wants at least 30 days).
+LIVE_SCHEDULE_AHEAD = MIN_SCHEDULE_AHEAD_S + 10 * 24 * 3600
+LIVE_MAX_RECIPIENTS = 2
+#: Fields that name a resource of the vendor's own: a drawn value names nothing there.
+FOREIGN_REFERENCES = ("agent_phone_number_id", "branch_id", "environment", "whatsapp_params")
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9 _.-]+")
+
+
+def _timezone_ok(value: Any) -> bool:
+    if not isinstance(value, str) or value not in zoneinfo.available_timezones():
+        return False
+    return True
+
+
+def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | None = None,
+                   max_recipients: int = LIVE_MAX_RECIPIENTS, dispatch: bool = False
+                   ) -> dict | None:
+    """A generated submit body as a live run may send it, or None (not an object)."""
+    if not isinstance(body, dict):
+        return None
+    out = copy.deepcopy(body)
+    generated = out.get("call_name")
+    tail = _NAME_CHARS.sub("", generated)[:40] if isinstance(generated, str) else ""
+    out["call_name"] = f"{name_prefix}fuzz-{tail}".rstrip()
+    if agent_id is not None:
+        out["agent_id"] = agent_id
+    recipients = out.get("recipients")
+    recipients = recipients if isinstance(recipients, list) else []
+    safe = []
+    for index, recipient in enumerate(recipients[:max_recipients] or [{}]):
+        item = {"phone_number": mixed_number(index)}
+        if isinstance(recipient, dict):
+            if isinstance(recipient.get("id"), str):
+                item["id"] = recipient["id"]
+            data = recipient.get("conversation_initiation_client_data")
+            if isinstance(data, dict) and not real_numbers(data):
+                item["conversation_initiation_client_data"] = data
+            if "id" in item and real_numbers(item["id"]):
+                del item["id"]
+        safe.append(item)
+    out["recipients"] = safe
+    for key in FOREIGN_REFERENCES:
+        out.pop(key, None)
+    if "timezone" in out and not _timezone_ok(out["timezone"]):
+        out.pop("timezone")
+    # Whatever else was drawn and may read as a phone number goes: the guard refuses it.
+    for key in [k for k, v in out.items() if k not in ("call_name", "recipients")
+                and real_numbers(v)]:
+        del out[key]
+    if dispatch:
+        out.pop("scheduled_time_unix", None)
+    else:
+        out["scheduled_time_unix"] = int(now) + LIVE_SCHEDULE_AHEAD
+    return out
+
+
+def request_of(case, *, base_url: str, headers: Mapping[str, str]) -> dict:
+    """httpx.Client.request() arguments for `case`."""
+    kwargs = case.as_transport_kwargs(base_url=base_url, headers=dict(headers))
+    request = {"method": kwargs["method"], "url": kwargs["url"],
+               "headers": kwargs.get("headers") or {}, "params": kwargs.get("params")}
+    if "json" in kwargs:
+        request["content"] = json.dumps(kwargs["json"]).encode()
+        request["headers"] = {**request["headers"], "Content-Type": "application/json"}
+    elif kwargs.get("data") is not None:
+        data = kwargs["data"]
+        request["content"] = data if isinstance(data, (bytes, str)) else json.dumps(data)
+    return request
+
+
+def send_httpx(client, case, *, base_url: str, headers: Mapping[str, str]):
+    """Send `case` with an httpx.Client (whose transport is the run's guard)."""
+    return client.request(**request_of(case, base_url=base_url, headers=headers))
+
+
+def requests_session(client):
+    """A `requests.Session` whose every request goes out through the httpx `client`, so
+    requests a Schemathesis check re-sends (ignored_auth, our follow-up GETs) pass the live
+    guard too."""
+    import requests
+
+    class _Adapter(requests.adapters.BaseAdapter):
+        def send(self, request, **_):
+            answer = client.request(request.method, request.url,
+                                    headers=dict(request.headers), content=request.body)
+            response = requests.Response()
+            response.status_code = answer.status_code
+            response.headers = requests.structures.CaseInsensitiveDict(answer.headers)
+            response._content = answer.content
+            response.url = str(answer.request.url)
+            response.request = request
+            response.reason = answer.reason_phrase
+            response.encoding = answer.encoding
+            response.elapsed = datetime.timedelta(0)
+            return response
+
+        def close(self):
+            pass
+
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", _Adapter())
+    session.mount("https://", _Adapter())
+    return session

@@ -1,0 +1,222 @@
+"""What every target answers, so fixtures ask it instead of testing its name.
+
+A target says how requests are sent (`client`), how to wait (`eventually`), what time it is
+(`clock`), whether it controls time, outcomes and dispatch, how strict to be with inferred
+requirements, what its guard would refuse, and how to clean up after a test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from conformance.api import FAR_FUTURE_S, Api
+from conformance.profiles import Profile, load_profile
+from conformance.redact import Redactor, fingerprint
+from conformance.resources import CASSETTES
+
+#: Live polling: the longest wait for one `eventually`, and the longest pause between polls.
+LIVE_DEADLINE = int(os.environ.get("API_LIVE_DEADLINE", "600"))
+LIVE_POLL_MAX = float(os.environ.get("API_LIVE_POLL_MAX", "5"))
+
+
+class TargetError(Exception):
+    """The suite cannot run against this target; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user allowed for this run (pytest options of the same names)."""
+
+    allow_dispatch: bool = False   # live: batches may start now (numbers stay fictional)
+    mock_outcomes: bool = False    # live: the endpoint is this suite's mock (outcome table)
+    strict: bool = False           # vendor targets: inferred requirements fail too
+    recording: bool = False        # live: exchanges are being recorded into cassettes
+
+
+class Target:
+    """One place requests go. Subclasses register a `kind` (conformance.targets)."""
+
+    kind: ClassVar[str]
+    #: Controls its own clock: `eventually` moves time instead of waiting for it.
+    controls_time: ClassVar[bool] = False
+    #: A vendor's server (or its recording): inferred requirements are reported, not failed.
+    is_vendor: ClassVar[bool] = True
+    #: Batches outlive the run there (so leftovers can be swept).
+    keeps_batches: ClassVar[bool] = False
+    #: Answers come from recordings (nothing is sent).
+    replays: ClassVar[bool] = False
+    #: The server runs in this process (`new_app`), fresh for every test or case.
+    in_process: ClassVar[bool] = False
+
+    def __init__(self, text: str, dialect: str, *, options: RunOptions | None = None,
+                 base_url: str | None = None, api_key: str | None = None,
+                 other_api_key: str | None = None, env=os.environ) -> None:
+        self.text = text
+        self.dialect = dialect
+        self.options = options or RunOptions()
+        self.base_url = base_url
+        self._api_key = api_key
+        self._other_api_key = other_api_key
+        self.env = env
+
+    def __repr__(self) -> str:  # keys as fingerprints only: a repr lands in failure output
+        return (f"{type(self).__name__}({self.text!r}, base_url={self.base_url!r}, "
+                f"api_key={fingerprint(self._api_key)})")
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def api_key(self) -> str | None:
+        return self._api_key
+
+    @property
+    def other_api_key(self) -> str | None:
+        return self._other_api_key
+
+    @cached_property
+    def profile(self) -> Profile:
+        return load_profile(self.dialect)
+
+    @property
+    def deviations_profile(self) -> Profile:
+        """Whose known deviations apply (the mock's profile has none)."""
+        return self.profile
+
+    @cached_property
+    def spec(self) -> dict:
+        from conformance.spec import load_spec
+
+        return load_spec(self.dialect)
+
+    @cached_property
+    def api(self) -> Api:
+        return Api(self.spec, self.profile.auth_header)
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        return Redactor((self._api_key, self._other_api_key))
+
+    def env_name(self, suffix: str) -> str:
+        return f"{self.dialect.upper()}_{suffix}"
+
+    def agent_ids(self) -> tuple[str, str]:
+        return "agent_conformance_0001", "agent_conformance_0002"
+
+    # -- what the target lets a test do ----------------------------------------------------
+
+    @property
+    def strict(self) -> bool:
+        """Inferred requirements fail here (always on the mock; on a vendor with --strict)."""
+        return not self.is_vendor or self.options.strict
+
+    @property
+    def may_dispatch(self) -> bool:
+        """Batches may start during the run (calls are placed)."""
+        return True
+
+    @property
+    def controls_outcomes(self) -> bool:
+        """Calls end as the mock's outcome table says (conformance/mock/outcomes.py)."""
+        return True
+
+    @property
+    def mutates_foreign_ids(self) -> bool:
+        """Cancel/retry/delete may be sent for an id this run did not create."""
+        return True
+
+    def hold_seconds(self) -> int:
+        """How far ahead a batch that must not start during the test is scheduled."""
+        return FAR_FUTURE_S
+
+    def check_ready(self) -> None:
+        """Raise TargetError when the target is not configured (missing key, bad URL)."""
+
+    def check_reachable(self, timeout: float = 5.0) -> None:
+        """Raise TargetError when the target cannot be reached at all."""
+
+    # -- a run and its tests ---------------------------------------------------------------
+
+    def start_run(self, run_id: str, prefix: str):
+        """Per-run state shared by every client of the run (the live guard); None here."""
+        return None
+
+    def end_run(self, run) -> None:
+        """Undo what the run left (live: cancel and delete every batch it created)."""
+
+    def new_app(self):
+        """A fresh in-process server for one test (the mock); None elsewhere."""
+        return None
+
+    def client(self, *, validator, api_key: str | None = None, app=None, run=None
+               ) -> httpx.Client:
+        """A client whose every response passes through `validator`. `api_key=""` sends
+        none."""
+        return httpx.Client(base_url=self.base_url, headers=self._auth(api_key),
+                            event_hooks={"response": [validator]},
+                            transport=self.transport(run), trust_env=False, timeout=30.0)
+
+    def transport(self, run) -> httpx.BaseTransport | None:
+        return None
+
+    def _auth(self, api_key: str | None) -> dict:
+        key = self.api_key if api_key is None else api_key
+        return {self.profile.auth_header: key} if key else {}
+
+    def refusal(self, run, method: str, url: str, *, json: Any = None,
+                content: bytes | None = None, headers: dict | None = None) -> str | None:
+        """Why this target's guard would refuse the request (None: it would be sent)."""
+        return None
+
+    def clock(self, app, client: httpx.Client) -> Callable[[], int]:
+        """The target's current unix time: here the server's own `Date` header (a vendor's
+        clock, or a served mock's sped-up one)."""
+        from email.utils import parsedate_to_datetime
+
+        list_path = self.api.list()
+
+        def server_now() -> int:
+            date = client.get(list_path, params={"limit": 1}).headers.get("date")
+            return int(parsedate_to_datetime(date).timestamp()) if date else int(time.time())
+
+        return server_now
+
+    def eventually(self, app) -> Callable[..., Any]:
+        """`wait(predicate, within=, step=, what=)`: polls with backoff until a deadline."""
+
+        def wait(predicate, *, within: int = 3600, step: int = 5, what: str = "the condition"):
+            deadline = time.monotonic() + LIVE_DEADLINE
+            delay = 0.2
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{what} did not happen within {LIVE_DEADLINE}s on {self.text}")
+                time.sleep(delay)
+                delay = min(delay * 1.5, LIVE_POLL_MAX)
+
+        return wait
+
+    def cleanup(self, run, client: httpx.Client, batch_ids: list[str]) -> dict[str, str]:
+        """Remove what a test created; {batch id: why it could not be removed}."""
+        return {}
+
+    # -- cassettes ------------------------------------------------------------------------
+
+    @property
+    def uses_cassettes(self) -> bool:
+        """Scenario exchanges are replayed from, or recorded into, cassettes."""
+        return False
+
+    def cassette_dir(self, module_file: str) -> Path:
+        """cassettes/<dialect>/<test module>/."""
+        return CASSETTES / self.dialect / Path(module_file).stem

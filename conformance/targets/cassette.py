@@ -1,0 +1,38 @@
+"""`cassette:<vendor>`: recorded exchanges replayed with the network blocked."""
+
+from __future__ import annotations
+
+from conformance.targets.base import Target
+
+#: Cassettes are recorded and replayed under this run id, so names echo as recorded.
+RECORDED_RUN_ID = "recorded"
+
+
+class CassetteTarget(Target):
+    kind = "cassette"
+    replays = True
+
+    @classmethod
+    def from_arg(cls, text: str, arg: str, env, options) -> CassetteTarget:
+        from conformance.targets import check_vendor
+
+        check_vendor(text, arg)
+        # Keys were filtered out of the recording; these only select the workspace.
+        return cls(text, arg, options=options, env=env, base_url="http://127.0.0.1:9",
+                   api_key="cassette-replay-key", other_api_key="cassette-replay-other-key")
+
+    @property
+    def uses_cassettes(self) -> bool:
+        return True
+
+    def eventually(self, app):
+        """Replays the recorded polls: no waiting, and a bound on how many."""
+
+        def wait(predicate, *, within: int = 3600, step: int = 5, what: str = "the condition"):
+            for _ in range(10_000):
+                value = predicate()
+                if value:
+                    return value
+            raise AssertionError(f"{what}: cassette replay never reached it")
+
+        return wait

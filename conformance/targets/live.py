@@ -1,0 +1,133 @@
+"""`live:<vendor>`: a real endpoint, every request through the live guard.
+
+One `LiveRun` per run holds the guard's policy, its ledger and its caps; every client of the
+run (scenarios, fuzzing, clean-up) sends through its one transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from conformance.targets.base import Target, TargetError
+
+
+@dataclass
+class LiveRun:
+    """The run's one guard: policy, ledger and caps shared by every client."""
+
+    transport: object   # conformance.safety.SafetyTransport
+    prefix: str
+
+    @property
+    def ledger(self):
+        return self.transport.ledger
+
+    @property
+    def policy(self):
+        return self.transport.policy
+
+
+class LiveTarget(Target):
+    kind = "live"
+    keeps_batches = True
+
+    @classmethod
+    def from_arg(cls, text: str, arg: str, env, options) -> LiveTarget:
+        from conformance.profiles import load_profile
+        from conformance.targets import check_vendor
+
+        check_vendor(text, arg)
+        profile = load_profile(arg)
+        return cls(text, arg, options=options, env=env,
+                   base_url=(env.get(profile.base_url_env) or "").rstrip("/") or None,
+                   api_key=env.get(profile.api_key_env) or None,
+                   other_api_key=env.get(f"{arg.upper()}_OTHER_API_KEY") or None)
+
+    # -- what a live run may do -------------------------------------------------------------
+
+    @property
+    def may_dispatch(self) -> bool:
+        return self.options.allow_dispatch
+
+    @property
+    def controls_outcomes(self) -> bool:
+        return self.options.mock_outcomes
+
+    @property
+    def mutates_foreign_ids(self) -> bool:
+        return False
+
+    @property
+    def uses_cassettes(self) -> bool:
+        return self.options.recording
+
+    def agent_ids(self) -> tuple[str, str]:
+        first, second = super().agent_ids()
+        return (self.env.get(self.env_name("AGENT_ID"), first),
+                self.env.get(self.env_name("OTHER_AGENT_ID"), second))
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def check_ready(self) -> None:
+        profile = self.profile
+        if not self.api_key:
+            raise TargetError(f"{self.text}: no API key; set {profile.api_key_env} (the key is "
+                              "never written to a file)")
+        if not self.base_url:
+            raise TargetError(f"{self.text}: no base URL; set {profile.base_url_env}")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetError(f"{self.text}: {profile.base_url_env}={self.base_url!r} is not "
+                              "a URL")
+
+    def check_reachable(self, timeout: float = 5.0) -> None:
+        try:
+            httpx.get(self.base_url, timeout=timeout, trust_env=False)
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise TargetError(f"{self.text}: {self.base_url} is unreachable ({reason})") from None
+
+    # -- the run's guard --------------------------------------------------------------------
+
+    def start_run(self, run_id: str, prefix: str) -> LiveRun:
+        from conformance.safety import SafetyPolicy, SafetyTransport
+
+        policy = SafetyPolicy(
+            name_prefix=prefix, base_path=self.profile.base_path,
+            allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
+            allow_dispatch=self.options.allow_dispatch,
+            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")),
+            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")))
+        return LiveRun(SafetyTransport(httpx.HTTPTransport(), policy), prefix)
+
+    def end_run(self, run: LiveRun | None) -> dict[str, str]:
+        """Cancel and delete whatever the run's ledger still holds."""
+        if run is None:
+            return {}
+        with self.client(validator=lambda response: None, run=run) as owner:
+            failed = self.cleanup(run, owner, run.ledger.ids())
+        run.transport.close()
+        return failed
+
+    def transport(self, run: LiveRun | None):
+        if run is None:
+            raise TargetError(f"{self.text}: a live client needs the run's guard")
+        return run.transport
+
+    def refusal(self, run, method, url, *, json=None, content=None, headers=None):
+        request = httpx.Request(method, httpx.URL(self.base_url).join(url), json=json,
+                                content=content,
+                                headers=self._auth(None) if headers is None else headers)
+        return run.transport.explain(request)
+
+    def cleanup(self, run, client, batch_ids):
+        from conformance.cleanup import cleanup
+
+        for batch_id in batch_ids:
+            run.ledger.record(batch_id)
+        return cleanup(client, run.ledger, self.api).failed
+
+

@@ -1,0 +1,73 @@
+"""`mock` and `mock:<fault>`: the embedded mock, fresh and in-process for every test."""
+
+from __future__ import annotations
+
+from conformance.targets.base import Target, TargetError
+
+#: Accepted keys of the embedded mock (= conformance.mock.app.DEFAULT_KEYS).
+MOCK_KEYS = ("mock-key-local", "mock-key-other")
+
+
+class MockTarget(Target):
+    kind = "mock"
+    controls_time = True
+    is_vendor = False
+    in_process = True
+
+    def __init__(self, text: str, fault: str | None = None, **kw) -> None:
+        super().__init__(text, "elevenlabs", base_url="http://mock.invalid",
+                         api_key=MOCK_KEYS[0], other_api_key=MOCK_KEYS[1], **kw)
+        self.fault = fault
+
+    @classmethod
+    def from_arg(cls, text: str, arg: str, env, options) -> MockTarget:
+        if arg:
+            from conformance.mock.faults import UnknownFault, resolve_faults
+
+            try:
+                resolve_faults([arg])
+            except UnknownFault as exc:
+                raise TargetError(f"{text}: {exc}") from None
+        return cls(text, arg or None, options=options, env=env)
+
+    @property
+    def deviations_profile(self):
+        from conformance.profiles import load_profile
+
+        return load_profile("mock")
+
+    def new_app(self, dialect: str | None = None, **kw):
+        from conformance.mock.app import create_app
+        from conformance.mock.clock import ManualClock
+
+        return create_app(profile=dialect or self.dialect, keys=list(MOCK_KEYS),
+                          clock=ManualClock(), faults=[self.fault] if self.fault else [], **kw)
+
+    def client(self, *, validator, api_key=None, app=None, run=None):
+        import warnings
+
+        with warnings.catch_warnings():
+            # Starlette 1.x nudges towards httpx2; the vendor SDK and vcrpy speak httpx.
+            warnings.simplefilter("ignore")
+            from starlette.testclient import TestClient
+
+        client = TestClient(app, base_url=self.base_url, raise_server_exceptions=False,
+                            headers=self._auth(api_key))
+        client.event_hooks = {"response": [validator]}
+        return client
+
+    def clock(self, app, client):
+        return app.state.store.now
+
+    def eventually(self, app):
+        store = app.state.store
+
+        def wait(predicate, *, within: int = 3600, step: int = 5, what: str = "the condition"):
+            for _ in range(within // step + 1):
+                value = predicate()
+                if value:
+                    return value
+                store.advance(step)
+            raise AssertionError(f"{what} did not happen within {within}s of mock time")
+
+        return wait

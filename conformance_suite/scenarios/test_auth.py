@@ -1,0 +1,68 @@
+"""Authentication and workspaces: no key or a wrong key is 401; another key's batches do not
+exist for you."""
+
+import pytest
+
+from conformance.api import api_for
+
+OPERATIONS = [op.name for op in api_for().operations]
+ON_A_BATCH = [op.name for op in api_for().operations if op.params]
+
+
+def _call(http, api, operation, batch_id, submit_body, sendable):
+    method, path = api.request_args(operation, batch_id)
+    body = submit_body if operation == "submit" else None
+    sendable(method, path, json=body, headers=dict(http.headers))
+    return http.request(method, path, json=body)
+
+
+@pytest.fixture
+def existing(submit_batch):
+    """A batch that exists in the main workspace."""
+    return submit_batch(1)
+
+
+@pytest.fixture
+def submit_body(name_prefix, agent_id, now, target):
+    """A valid submit body that would not start during the run."""
+    return {"call_name": f"{name_prefix}auth", "agent_id": agent_id,
+            "recipients": [{"phone_number": "+14155550100"}],
+            "scheduled_time_unix": now() + target.hold_seconds()}
+
+
+@pytest.mark.requirement("AUTH-1")
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_missing_key_is_401(client_for, api, existing, submit_body, sendable, operation):
+    """Every operation answers 401 `needs_authorization` when no API key is sent."""
+    response = _call(client_for(""), api, operation, existing["id"], submit_body, sendable)
+    assert response.status_code == 401
+    assert response.json()["detail"]["status"] == "needs_authorization"
+
+
+@pytest.mark.requirement("AUTH-2")
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_wrong_key_is_401(client_for, api, existing, submit_body, sendable, operation):
+    """Every operation answers 401 `invalid_api_key` for a key the server does not know."""
+    response = _call(client_for("sk_conformance_not_a_real_key"), api, operation,
+                     existing["id"], submit_body, sendable)
+    assert response.status_code == 401
+    assert response.json()["detail"]["status"] == "invalid_api_key"
+
+
+@pytest.mark.requirement("WORKSPACE-1")
+@pytest.mark.parametrize("operation", ON_A_BATCH)
+def test_other_workspace_cannot_touch_the_batch(client, other_client, api, existing, sendable,
+                                                operation):
+    """A batch made with one key does not exist for another key (404), and stays intact."""
+    response = _call(other_client, api, operation, existing["id"], None, sendable)
+    assert response.status_code == 404
+    fetched = client.get(api.get(existing["id"]))
+    assert fetched.status_code == 200
+    assert fetched.json()["status"] == existing["status"]
+
+
+@pytest.mark.requirement("WORKSPACE-2")
+def test_other_workspace_does_not_list_the_batch(other_client, existing, list_pages):
+    """Another key's workspace list does not contain the batch."""
+    ids = {i["id"] for page in list_pages(other_client) for i in page["batch_calls"]}
+    assert existing["id"] not in ids
