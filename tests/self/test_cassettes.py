@@ -16,6 +16,8 @@ from conformance.resources import CASSETTES
 from conformance.spec import validate_response
 from conformance.targets import MOCK_KEYS
 
+SCENARIOS = "conformance_suite/scenarios"
+
 FICTIONAL = re.compile(r"^\+1\d{3}55501\d\d$")
 PHONE_LIKE = re.compile(r"\+\d[\d\- ]{6,}\d")
 SECRET_HEADERS = {"xi-api-key", "x-api-key", "authorization", "cookie", "set-cookie"}
@@ -87,7 +89,7 @@ def test_recorded_responses_validate_against_the_current_spec(vendor):
 
 def test_replay_passes_with_no_server_and_the_network_blocked():
     """cassette:elevenlabs and cassette:voiceai replay the scenarios green, with no server."""
-    procs = {vendor: start(pytest_command("conformance_suite/scenarios", f"--target=cassette:{vendor}"))
+    procs = {vendor: start(pytest_command(SCENARIOS, f"--target=cassette:{vendor}"))
              for vendor in VENDORS}
     for vendor, proc in procs.items():
         code, out = finish(proc)

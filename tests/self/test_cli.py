@@ -26,7 +26,8 @@ class _Matrix(HTMLParser):
 def _run(tmp_path, *targets, k="cancel_cancels"):
     args = [a for t in targets for a in ("--target", t)]
     return finish(start([sys.executable, "-m", "conformance", "run", *args, "--reports",
-                         str(tmp_path), "--suite", "conformance_suite/scenarios", "--", "-q", "-k", k]))
+                         str(tmp_path), "--suite", "conformance_suite/scenarios", "--", "-q",
+                         "-k", k]))
 
 
 def test_run_is_0_when_conformant_and_1_when_a_fault_is_caught(tmp_path):

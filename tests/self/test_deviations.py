@@ -35,8 +35,8 @@ def test_a_deviation_without_an_issue_is_rejected():
 def _run(tmp_path, entries: str, target: str):
     path = tmp_path / "deviations.toml"
     path.write_text("[deviations]\n" + entries)
-    return finish(start(pytest_command("conformance_suite/scenarios/test_retry.py", f"--target={target}",
-                                       "-rxX"),
+    return finish(start(pytest_command("conformance_suite/scenarios/test_retry.py",
+                                       f"--target={target}", "-rxX"),
                         env={**os.environ, "CONFORMANCE_DEVIATIONS": str(path)}))
 
 
@@ -58,6 +58,6 @@ def test_a_known_deviation_that_passes_fails_the_run(tmp_path):
 def test_an_entry_matching_no_collected_test_fails_collection(tmp_path):
     """A deviation naming a test that does not exist in a collected file is an error."""
     code, out = _run(
-        tmp_path, f'"conformance_suite/scenarios/test_retry.py::test_gone" = {{ reason = "r", issue = '
-        f'"{ISSUE}" }}\n', "mock")
+        tmp_path, f'"conformance_suite/scenarios/test_retry.py::test_gone" = {{ reason = "r", '
+        f'issue = "{ISSUE}" }}\n', "mock")
     assert code != 0 and "matches no collected test" in out

@@ -139,7 +139,8 @@ def test_live_target_without_key_fails_fast_with_one_line():
     assert code == 2
     assert "ELEVENLABS_API_KEY" in out and "Traceback" not in out
     assert len(out.strip().splitlines()) == 1
-    code, out = finish(start(pytest_command("conformance_suite/scenarios", "--target=live:elevenlabs"), env))
+    code, out = finish(start(pytest_command("conformance_suite/scenarios",
+                                            "--target=live:elevenlabs"), env))
     assert code != 0 and "ELEVENLABS_API_KEY" in out and "Traceback" not in out
 
 
