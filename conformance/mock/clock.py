@@ -77,7 +77,7 @@ class WallClock:
 
     def now(self) -> int:
         real = self._time()
-        value = int(self._origin + (real - self._origin) * self.time_scale)
+        value = min(MAX_TIME, int(self._origin + (real - self._origin) * self.time_scale))
         # Monotonic even if the system clock steps back.
         if value < self._last:
             return self._last
