@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_KEYS", "MAX_BODY_BYTES", "AppParts", "create_app", "key_fing
 #: Accepted API keys unless `keys=` says otherwise; each key is its own workspace.
 DEFAULT_KEYS = ("mock-key-local", "mock-key-other")
 #: Largest request body accepted (8 MiB; 10,000 recipients with ids and client data take
-#: about 1.5 MiB). README "Bounds".
+#: about 1.7 MiB). README "Bounds".
 MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_STATUS = {"submit": 200, "list": 200, "get": 200, "cancel": 200, "retry": 200,
                   "delete": 204, "export": 200}
