@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The embedded mock, and the recorded exchanges of both dialects replayed beside it.
 TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
-.PHONY: install conformance test lint spec faults fuzz record bench clean
+.PHONY: install conformance test lint spec faults fuzz fuzz-cli record bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ faults: $(STAMP)
 ## The nightly fuzz depth: 1000 examples per operation, longer stateful runs.
 fuzz: $(STAMP)
 	CONFORMANCE_FUZZ=deep $(PY) -m pytest tests/contract
+
+## Schemathesis' CLI alone (no project hooks) against the served mock: every check, every
+## phase, 10,000+ requests; fails on any 5xx or reported failure (conformance/mock/README.md).
+fuzz-cli: $(STAMP)
+	$(PY) -m conformance.mock.fuzzcli $(if $(EXAMPLES),--examples $(EXAMPLES))
 
 ## Re-record cassettes for both dialects against the mock served on loopback.
 record: $(STAMP)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app
+from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
+from conformance.mock.choices import NAMED as CHOICE_SETS
 from conformance.mock.clock import DEFAULT_START, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
+from conformance.mock.server import uvicorn_options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"manual clock start, unix seconds (default {DEFAULT_START})")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="wall clock speed-up, e.g. 60 = one real second is a mock minute")
+    parser.add_argument("--choices", default="default", metavar="SET",
+                        help=f"the mock's undocumented choices: {' | '.join(CHOICE_SETS)} or a "
+                             ".toml path (default: default; see conformance/mock/README.md)")
     parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", action="store_true",
@@ -51,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         clock = WallClock(args.time_scale)
     try:
         app = create_app(args.profile, keys=args.keys, clock=clock, faults=args.faults,
-                         admin=args.admin, max_body_bytes=args.max_body_bytes)
+                         admin=args.admin, max_body_bytes=args.max_body_bytes,
+                         choices=args.choices)
     except (UnknownFault, ValueError) as exc:
         print(f"conformance-mock: {exc}", file=sys.stderr)
         return 2
@@ -60,13 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     profile = app.state.profile
     print(f"conformance-mock: {profile.name} dialect at http://{args.host}:{args.port}"
           f"{profile.base_path}, auth header {profile.auth_header}, keys "
-          f"{', '.join(app.state.keys)}, clock {args.clock}"
+          f"{', '.join(map(key_fingerprint, app.state.keys))}, clock {args.clock}, "
+          f"choices {app.state.choices.name}"
           f"{', admin API on /_mock/' if args.admin else ''}"
           f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}",
           file=sys.stderr)
     # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=not args.no_access_log, date_header=False)
+                access_log=not args.no_access_log, **uvicorn_options())
     return 0
 
 

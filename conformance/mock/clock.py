@@ -14,6 +14,15 @@ from typing import Protocol
 
 #: 2026-01-01T00:00:00Z: where a ManualClock starts unless told otherwise.
 DEFAULT_START = 1_767_225_600
+#: The range a clock may show: 1970-01-01 .. 9999-12-31T23:59:59Z (a Date header and any
+#: client's date type can carry it).
+MIN_TIME, MAX_TIME = 0, 253_402_300_799
+
+
+def _in_range(timestamp: int) -> int:
+    if not MIN_TIME <= timestamp <= MAX_TIME:
+        raise ValueError(f"a clock shows {MIN_TIME}..{MAX_TIME} (year 9999), not {timestamp}")
+    return timestamp
 
 
 class Clock(Protocol):
@@ -26,7 +35,7 @@ class ManualClock:
     kind = "manual"
 
     def __init__(self, start: int = DEFAULT_START) -> None:
-        self._now = int(start)
+        self._now = _in_range(int(start))
         self._lock = threading.Lock()
 
     def now(self) -> int:
@@ -37,7 +46,7 @@ class ManualClock:
         if seconds < 0:
             raise ValueError("a clock never goes backwards (seconds must be >= 0)")
         with self._lock:
-            self._now += seconds
+            self._now = _in_range(self._now + seconds)
             return self._now
 
     def set(self, timestamp: int) -> int:
@@ -45,7 +54,7 @@ class ManualClock:
         with self._lock:
             if timestamp < self._now:
                 raise ValueError(f"a clock never goes backwards ({timestamp} < {self._now})")
-            self._now = timestamp
+            self._now = _in_range(timestamp)
             return self._now
 
 
@@ -68,7 +77,7 @@ class WallClock:
 
     def now(self) -> int:
         real = self._time()
-        value = int(self._origin + (real - self._origin) * self.time_scale)
+        value = min(MAX_TIME, int(self._origin + (real - self._origin) * self.time_scale))
         # Monotonic even if the system clock steps back.
         if value < self._last:
             return self._last

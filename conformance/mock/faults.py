@@ -1,8 +1,20 @@
 """Named, deliberate bugs for the mock: the suite must catch every one of them.
 
-Each fault is a small patch of one part of the app (the store, the shaper, the validator,
-the authenticator, the status-code table or the error builder; see app.AppParts), applied
-once when the app is built. Handlers never test whether a fault is active.
+Each fault is a small patch of one NAMED HOOK POINT of one part of the app, applied once
+when the app is built; handlers never test whether a fault is active. The hook points
+(README "Faults" lists them with their signatures):
+
+* store (store.HOOKS): start_at, on_submit, owns, index_keys, page_limit, cursor_for,
+  fill_slots, is_done, cancellable, on_cancel, retryable, on_retry, on_delete, forget
+* shaper (shaping.HOOKS): shape_batch, shape_recipient, shape_page, csv_rows
+* error builder (errors.HOOKS): not_found
+* validator (validation.HOOKS): query, body
+* authenticator (Auth.HOOKS): resolve
+* plus the status-code table `parts.status` (data, not code)
+
+`hook()` refuses any other name, so a fault cannot reach into a private method. The store
+bumps a batch's version after each `on_*` hook and the shaping hooks run before the
+response cache keeps bytes, so faults compose with the cache and with either choice set.
 
 Select with `create_app(faults=["submit-201", ...])` or `python -m conformance.mock --fault
 submit-201`. The table in README.md lists them all.
@@ -14,7 +26,11 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from conformance.mock.store import FINISHED, TERMINAL, encode_cursor
+from conformance.api import lifecycle
+from conformance.mock import errors as errors_module
+from conformance.mock import shaping, store, validation
+
+LIFE = lifecycle()
 
 
 @dataclass(frozen=True)
@@ -58,15 +74,27 @@ def apply_faults(parts, faults: Iterable[Fault]) -> None:
         f.apply(parts)
 
 
-def _wrap_method(obj, name: str, make: Callable[[Callable], Callable]) -> None:
-    """Replace `obj.name` (an instance attribute shadows the class's method)."""
+#: part name in AppParts -> its hook points
+HOOK_POINTS = {"store": store.HOOKS, "shaper": shaping.HOOKS, "errors": errors_module.HOOKS,
+               "validator": validation.HOOKS, "auth": ("resolve",)}
+
+
+def hook(parts, part: str, name: str, make: Callable[[Callable], Callable]) -> None:
+    """Replace hook point `name` of `parts.<part>` by `make(original)`."""
+    if name not in HOOK_POINTS[part]:
+        raise ValueError(f"{part}.{name} is not a hook point ({', '.join(HOOK_POINTS[part])})")
+    obj = getattr(parts, part)
     original = getattr(obj, name)
     setattr(obj, name, functools.wraps(original)(make(original)))
 
 
-def _post(obj, name: str, after: Callable) -> None:
-    """Run `after(result)` on the result of `obj.name(...)` and return what it returns."""
-    _wrap_method(obj, name, lambda orig: lambda *a, **k: after(orig(*a, **k)))
+def _post(parts, part: str, name: str, after: Callable) -> None:
+    """Run `after(result)` on the result of the hook and return what it returns."""
+    hook(parts, part, name, lambda orig: lambda *a, **k: after(orig(*a, **k)))
+
+
+def _replace(parts, part: str, name: str, func: Callable) -> None:
+    hook(parts, part, name, lambda orig: func)
 
 
 # --- schema ----------------------------------------------------------------------------
@@ -76,7 +104,7 @@ def _drop_agent_name(parts):
     def after(doc):
         doc.pop("agent_name", None)
         return doc
-    _post(parts.shaper, "batch", after)
+    _post(parts, "shaper", "shape_batch", after)
 
 
 @fault("created-at-as-string", "schema",
@@ -85,7 +113,7 @@ def _created_at_string(parts):
     def after(doc):
         doc["created_at_unix"] = str(doc["created_at_unix"])
         return doc
-    _post(parts.shaper, "batch", after)
+    _post(parts, "shaper", "shape_batch", after)
 
 
 @fault("recipient-omits-null-conversation-id", "schema",
@@ -95,7 +123,7 @@ def _omit_null_conversation_id(parts):
         if doc.get("conversation_id") is None:
             doc.pop("conversation_id", None)
         return doc
-    _post(parts.shaper, "recipient", after)
+    _post(parts, "shaper", "shape_recipient", after)
 
 
 # --- status codes ----------------------------------------------------------------------
@@ -119,7 +147,7 @@ def _not_found_string(parts):
             error.body = {"detail": message}
             return error
         return not_found
-    _wrap_method(parts.errors, "not_found", make)
+    hook(parts, "errors", "not_found", make)
 
 
 # --- validation ------------------------------------------------------------------------
@@ -132,7 +160,7 @@ def _drop_errors(parts, method: str, keep: Callable[[dict], bool]) -> None:
                 return values, [e for e in errors if keep(e)]
             return [e for e in result if keep(e)]
         return validate
-    _wrap_method(parts.validator, method, make)
+    hook(parts, "validator", method, make)
 
 
 @fault("accept-too-many-recipients", "validation",
@@ -159,9 +187,9 @@ def _limit_not_validated(parts):
 def _missing_key(parts):
     def make(orig):
         def resolve(key):
-            return parts.auth.default_workspace if not key else orig(key)
+            return next(iter(parts.auth.keys.values())) if not key else orig(key)
         return resolve
-    _wrap_method(parts.auth, "resolve", make)
+    hook(parts, "auth", "resolve", make)
 
 
 @fault("wrong-key-accepted", "auth",
@@ -169,29 +197,23 @@ def _missing_key(parts):
 def _wrong_key(parts):
     def make(orig):
         def resolve(key):
-            return parts.auth.default_workspace if key and key not in parts.auth.keys \
+            return next(iter(parts.auth.keys.values())) if key and key not in parts.auth.keys \
                 else orig(key)
         return resolve
-    _wrap_method(parts.auth, "resolve", make)
+    hook(parts, "auth", "resolve", make)
 
 
 @fault("cross-workspace-lookup", "isolation",
        "get/cancel/retry/delete/export find a batch whatever workspace owns it.")
 def _cross_lookup(parts):
-    store = parts.store
-
-    def lookup(workspace, batch_id):
-        batch = store._batches.get(batch_id)
-        if batch is None:
-            return type(store)._lookup(store, workspace, batch_id)   # raises NotFound
-        return batch
-    store._lookup = lookup
+    _replace(parts, "store", "owns", lambda workspace, batch: True)
 
 
 @fault("list-all-workspaces", "isolation",
        "List shows the batches of every workspace, not only the caller's.")
 def _list_all(parts):
-    parts.store._index_keys = lambda workspace, agent_id: (("all", "*"), ("agent", "*", agent_id))
+    _replace(parts, "store", "index_keys",
+             lambda workspace, agent_id: (("all", "*"), ("agent", "*", agent_id)))
 
 
 # --- lifecycle, counters, timing -------------------------------------------------------
@@ -199,73 +221,59 @@ def _list_all(parts):
        "Cancel leaves one not-yet-dispatched recipient `pending` (never called, never "
        "cancelled).")
 def _cancel_leaves_pending(parts):
-    store = parts.store
-
-    def after(batch):
+    def after(batch, now):
         for recipient in batch.recipients:
             if recipient.status == "cancelled" and not recipient.dispatched:
                 batch.counts["cancelled"] -= 1
                 batch.counts["pending"] += 1
                 recipient.status = "pending"
                 break
-        return batch
-    _post(store, "cancel", after)
+    _replace(parts, "store", "on_cancel", after)
 
 
 @fault("cancel-finished-accepted", "cancel",
        "Cancel of a completed/failed/cancelled batch answers 200 and marks it cancelled "
        "instead of 409.")
 def _cancel_finished(parts):
-    parts.store.cancellable = frozenset(
-        {"pending", "in_progress", "completed", "failed", "cancelled"})
+    _replace(parts, "store", "cancellable", lambda batch: True)
 
 
 @fault("retry-count-not-incremented", "retry", "Retry re-queues recipients but `retry_count` "
        "stays unchanged.")
 def _retry_count(parts):
-    def after(batch):
+    def after(batch, now):
         batch.retry_count -= 1
-        return batch
-    _post(parts.store, "retry", after)
+    _replace(parts, "store", "on_retry", after)
 
 
 @fault("retry-requeues-completed", "retry",
        "Retry calls completed recipients again too (not only failed and voicemail ones).")
 def _retry_completed(parts):
-    parts.store.retryable = frozenset({"failed", "voicemail", "completed"})
+    _replace(parts, "store", "retryable",
+             lambda recipient: recipient.status in ("failed", "voicemail", "completed"))
 
 
 @fault("soft-delete", "delete",
        "Delete hides the batch from list but get/cancel/retry/export still find it.")
 def _soft_delete(parts):
-    store = parts.store
-
-    def remove(batch):
-        for key in store._index_keys(batch.workspace, batch.agent_id):
-            seqs = store._index.get(key, [])
-            if batch.seq in seqs:
-                seqs.remove(batch.seq)
-    store._remove = remove
+    _replace(parts, "store", "forget", lambda batch: None)
 
 
 @fault("page-ignores-limit", "pagination", "List ignores `limit` and returns every batch.")
 def _ignores_limit(parts):
-    def make(orig):
-        def list_(workspace, limit=100, cursor=None, agent_id=None):
-            return orig(workspace, 10**9, cursor, agent_id)
-        return list_
-    _wrap_method(parts.store, "list", make)
+    _replace(parts, "store", "page_limit", lambda limit: 10**9)
 
 
 @fault("page-overlap", "pagination",
        "Each page's `next_doc` points one batch back, so a page's last batch repeats as the "
        "next page's first.")
 def _page_overlap(parts):
-    def after(page):
-        if page.next_cursor is not None and page.batches:
-            return page._replace(next_cursor=encode_cursor(page.batches[-1].seq + 1))
-        return page
-    _post(parts.store, "list", after)
+    s = parts.store
+    back = -1 if s.choices.list_order == "oldest_first" else 1
+
+    def cursor_for(workspace, batch):
+        return s.cursors.encode(workspace, batch.seq + back)
+    _replace(parts, "store", "cursor_for", cursor_for)
 
 
 @fault("finished-exceeds-dispatched", "counters",
@@ -276,7 +284,7 @@ def _finished_exceeds(parts):
         if doc.get("total_calls_finished"):
             doc["total_calls_finished"] = doc["total_calls_dispatched"] + 1
         return doc
-    _post(parts.shaper, "batch", after)
+    _post(parts, "shaper", "shape_batch", after)
 
 
 @fault("scheduled-counts-dispatched", "counters",
@@ -287,39 +295,19 @@ def _scheduled_counts_dispatched(parts):
         if "total_calls_scheduled" in doc:
             doc["total_calls_scheduled"] = doc.get("total_calls_dispatched", 0)
         return doc
-    _post(parts.shaper, "batch", after)
+    _post(parts, "shaper", "shape_batch", after)
 
 
 @fault("concurrency-limit-exceeded", "concurrency",
        "One call more than `target_concurrency_limit` (or the default) is in flight at once.")
 def _concurrency(parts):
-    store = parts.store
-
-    def make(orig):
-        def fill(batch, at):
-            batch.concurrency += 1
-            try:
-                orig(batch, at)
-            finally:
-                batch.concurrency -= 1
-        return fill
-    _wrap_method(store, "_fill", make)
+    _post(parts, "store", "fill_slots", lambda slots: slots + 1)
 
 
 @fault("dispatch-before-schedule", "scheduling",
        "A batch scheduled in the future starts dispatching immediately.")
 def _dispatch_early(parts):
-    store = parts.store
-
-    def make(orig):
-        def submit(workspace, request):
-            scheduled = request.get("scheduled_time_unix")
-            batch = orig(workspace, {**request, "scheduled_time_unix": None})
-            if scheduled is not None:
-                batch.scheduled_time = int(scheduled)
-            return batch
-        return submit
-    _wrap_method(store, "submit", make)
+    _replace(parts, "store", "start_at", lambda batch, now: now)
 
 
 @fault("conversation-id-never-set", "lifecycle",
@@ -329,29 +317,26 @@ def _conversation_never_set(parts):
         if "conversation_id" in doc:
             doc["conversation_id"] = None
         return doc
-    _post(parts.shaper, "recipient", after)
+    _post(parts, "shaper", "shape_recipient", after)
 
 
 @fault("batch-never-completes", "lifecycle",
        "The batch stays `in_progress` after every recipient has finished.")
 def _never_completes(parts):
-    parts.store._check_done = lambda batch, at: None
+    _replace(parts, "store", "is_done", lambda batch: False)
 
 
 @fault("finished-recipient-cancelled", "cancel",
        "Cancel also rewrites recipients that already finished (completed/failed/voicemail) "
        "to `cancelled`.")
 def _cancel_rewrites_finished(parts):
-    store = parts.store
-
-    def after(batch):
+    def after(batch, now):
         for recipient in batch.recipients:
-            if recipient.status in FINISHED:
+            if recipient.status in LIFE.recipient_finished:
                 batch.counts[recipient.status] -= 1
                 batch.counts["cancelled"] += 1
                 recipient.status = "cancelled"
-        return batch
-    _post(store, "cancel", after)
+    _replace(parts, "store", "on_cancel", after)
 
 
 @fault("last-updated-before-created", "timestamps",
@@ -361,7 +346,7 @@ def _last_updated_before(parts):
         doc["last_updated_at_unix"] = doc["created_at_unix"] - 1 \
             if isinstance(doc.get("created_at_unix"), int) else doc.get("last_updated_at_unix")
         return doc
-    _post(parts.shaper, "batch", after)
+    _post(parts, "shaper", "shape_batch", after)
 
 
 @fault("export-no-header", "export", "The CSV export has no header row.")
@@ -370,7 +355,7 @@ def _export_no_header(parts):
         def rows(batch, limit):
             return orig(batch, limit)[1:]
         return rows
-    _wrap_method(parts.shaper, "csv_rows", make)
+    hook(parts, "shaper", "csv_rows", make)
 
 
 @fault("export-ignores-limit", "export", "Export ignores `limit` and writes every recipient.")
@@ -379,20 +364,12 @@ def _export_ignores_limit(parts):
         def rows(batch, limit):
             return orig(batch, None)
         return rows
-    _wrap_method(parts.shaper, "csv_rows", make)
+    hook(parts, "shaper", "csv_rows", make)
 
 
 @fault("delete-in-flight-keeps-calling", "delete",
        "Deleting a batch answers 204 but it stays listed until all its calls end.")
 def _delete_keeps_listed(parts):
-    store = parts.store
-
-    def make(orig):
-        def delete(workspace, batch_id):
-            batch = store.get(workspace, batch_id)
-            if any(r.status not in TERMINAL for r in batch.recipients):
-                batch.deleted = False   # nothing removed; the answer is still 204
-                return None
-            return orig(workspace, batch_id)
-        return delete
-    _wrap_method(store, "delete", make)
+    def on_delete(batch):
+        return all(r.status in LIFE.recipient_terminal for r in batch.recipients)
+    _replace(parts, "store", "on_delete", on_delete)

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance.mock import create_app
-from conformance.mock.app import CachingEncoder, Encoder
 from conformance.mock.outcomes import NUMBERS
+from conformance.mock.shaping import CachingEncoder, Encoder
 from conformance.spec import load_spec, schema_validator
 
 SETTINGS = settings(max_examples=60, derandomize=True, database=None, deadline=None,
@@ -156,27 +156,53 @@ def _body(response):
     return body
 
 
-@pytest.mark.parametrize("vendor", ["elevenlabs", "voiceai"])
-@settings(max_examples=25, derandomize=True, database=None, deadline=None,
+#: Faults that write state (store hooks) or change shaping, and the alternate choice set:
+#: the cache must give what a fresh encoding gives under each of them.
+CACHE_CASES = [
+    ("elevenlabs", (), "default"), ("voiceai", (), "default"),
+    ("elevenlabs", ("cancel-leaves-one-pending",), "default"),
+    ("elevenlabs", ("retry-count-not-incremented", "finished-recipient-cancelled"), "default"),
+    ("voiceai", ("conversation-id-never-set", "finished-exceeds-dispatched"), "default"),
+    ("elevenlabs", ("soft-delete", "concurrency-limit-exceeded"), "default"),
+    ("elevenlabs", (), "alternate"),
+    ("voiceai", ("cancel-leaves-one-pending", "retry-count-not-incremented"), "alternate"),
+]
+
+
+@pytest.mark.parametrize("vendor,faults,choices", CACHE_CASES,
+                         ids=[f"{v}-{'+'.join(f) or 'clean'}-{c}" for v, f, c in CACHE_CASES])
+@settings(max_examples=15, derandomize=True, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(ops=OPS)
-def test_cached_responses_equal_fresh_ones(vendor, ops):
+def test_cached_responses_equal_fresh_ones(vendor, faults, choices, ops):
     """Through any sequence of operations and clock moves, the mock with its response
-    cache answers byte for byte (as JSON) what the mock without it answers."""
-    cached = create_app(vendor)
-    fresh = create_app(vendor, response_cache=False)
+    cache answers byte for byte (as JSON) what the mock without it answers, with faults
+    on and under either choice set."""
+    cached = create_app(vendor, faults=faults, choices=choices)
+    fresh = create_app(vendor, faults=faults, choices=choices, response_cache=False)
     assert isinstance(cached.state.parts.encoder, CachingEncoder)
     assert type(fresh.state.parts.encoder) is Encoder
     assert _drive(cached, ops) == _drive(fresh, ops)
 
 
-def test_a_faulted_mock_never_caches():
-    """Faults write state the cache's stamp cannot see; a faulted mock encodes afresh."""
-    app = create_app("elevenlabs", faults=["cancel-leaves-one-pending"])
-    assert type(app.state.parts.encoder) is Encoder
+#: A lifecycle in which a stale cached document shows: submit, let calls move, cancel.
+STALE = [("submit", 0, 3, 2), ("get", 0, 1, 5), ("list", 0, 1, 30), ("cancel", 0, 1, 1),
+         ("get", 0, 1, 1)]
+
+
+@pytest.mark.parametrize("faults", [(), ("cancel-leaves-one-pending",),
+                                    ("retry-count-not-incremented",)])
+def test_the_equivalence_test_catches_a_broken_cache(monkeypatch, faults):
+    """The comparison above is not vacuous: a cache whose stamp never moves (or that
+    ignores the version the store bumps after a fault's hook) answers differently."""
+    ops = STALE + [("retry", 0, 1, 1), ("get", 0, 1, 1)]
+    fresh = _drive(create_app("elevenlabs", faults=faults, response_cache=False), ops)
+    assert _drive(create_app("elevenlabs", faults=faults), ops) == fresh
+    monkeypatch.setattr(CachingEncoder, "stamp", staticmethod(lambda b: 0))
+    assert _drive(create_app("elevenlabs", faults=faults), ops) != fresh
 
 
 def test_encoder_falls_back_for_integers_beyond_64_bits():
-    from conformance.mock.app import _dumps
+    from conformance.mock.shaping import dumps as _dumps
 
     assert json.loads(_dumps({"n": 2**80})) == {"n": 2**80}

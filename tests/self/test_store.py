@@ -6,13 +6,11 @@ import time
 
 import pytest
 
+from conformance.api import lifecycle
 from conformance.mock.clock import DEFAULT_START, ManualClock, WallClock
 from conformance.mock.outcomes import NUMBERS, outcome_for
 from conformance.mock.store import (
     DEFAULT_CONCURRENCY,
-    FINISHED,
-    IN_FLIGHT,
-    TERMINAL,
     InvalidCursor,
     InvalidState,
     NotFound,
@@ -20,6 +18,9 @@ from conformance.mock.store import (
 )
 
 WS, OTHER = "ws-a", "ws-b"
+FINISHED = lifecycle().recipient_finished
+IN_FLIGHT = lifecycle().recipient_in_flight
+TERMINAL = lifecycle().recipient_terminal
 
 
 def body(numbers, **extra):
