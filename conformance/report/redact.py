@@ -7,7 +7,9 @@ import re
 REDACTED = "[redacted]"
 _NAMES = r"(?:xi-api-key|x-api-key|api-key|authorization|proxy-authorization|cookie|set-cookie)"
 # `xi-api-key: sk_...` (a header line, also inline after other text) up to the end of line.
-_HEADER = re.compile(rf"(?im)(?<![\w-])({_NAMES})([ \t]*:[ \t]*)(?![ \t]*$)[^\r\n]*")
+# Preceded by a non-word character, or by a `\n` escape (a header in quoted source code).
+_HEADER = re.compile(rf"(?im)(?:(?<![\w-])|(?<=\\[nrt]))({_NAMES})([ \t]*:[ \t]*)"
+                     r"(?![ \t]*$)[^\r\n]*")
 # `"xi-api-key": "sk_..."` or `'authorization': 'Bearer ...'` (JSON / repr of headers).
 _QUOTED = re.compile(rf"""(?i)(["'])({_NAMES})\1(\s*:\s*)(["'])(?:(?!\4).)*\4""")
 # `?xi-api-key=sk_...` in a URL.
