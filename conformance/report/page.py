@@ -100,8 +100,9 @@ def by_operation(runs: list[Run], universe: dict) -> dict[str, dict[str, dict[st
     return {o: out[o] for o in order}
 
 
-def _counts_text(c: dict[str, int]) -> str:
-    return " · ".join(f"{n} {o.lower()}" for o, n in c.items() if n) or "—"
+def _counts_html(c: dict[str, int]) -> str:
+    return "".join(f'<span class="badge b-{o}">{n} {o.lower()}</span>'
+                   for o, n in c.items() if n) or '<span class="muted">—</span>'
 
 
 def _head(code: int, label: str, reason: str, tot: dict[str, int], n_targets: int) -> list[str]:
@@ -129,8 +130,8 @@ def _could_not_run(runs: list[Run]) -> list[str]:
         return ['<div class="alert">No JUnit reports were given.</div>']
     out = []
     for r in runs:
-        if not r.could_not_run:
-            continue
+        if not (r.error or r.collection_errors or not r.tests):
+            continue  # test ERRORs: the banner says why, "Errors" below shows them
         block = f"<strong>{e(r.target)}</strong> could not run: {e(r.problem())}"
         block += "".join(
             f"<details><summary>{e(t.name or t.classname or 'collection error')}</summary>"
@@ -151,7 +152,7 @@ def _targets_table(runs: list[Run]) -> list[str]:
         warn = "; ".join(w for r in truns for w in r.warnings)
         h.append(f'<tr data-target="{e(tgt)}"><th>{e(tgt)}</th>'
                  f'<td><span class="badge b-{tv}">{e(verdict_label(tv))}</span></td>'
-                 + "".join(f'<td class="num{" zero" if not c[o] else ""}" data-outcome="{o}">'
+                 + "".join(f'<td class="num {"nz" if c[o] else "zero"}" data-outcome="{o}">'
                            f"{c[o]}</td>" for o in OUTCOMES)
                  + f'<td class="num">{sum(c.values())}</td>'
                  f'<td class="small muted">{e(src)}{(" — " + e(warn)) if warn else ""}</td></tr>')
@@ -176,9 +177,14 @@ def _not_passed(runs: list[Run]) -> list[str]:
         h.append(f'<h3 id="known">Known deviations ({len(known)})</h3><ul>')
         for tgt, t in known:
             href = safe_href(t.issue_url)
-            link = f' — <a href="{e(href)}">{e(href)}</a>' if href else ""
+            link = f'<a href="{e(href)}">{e(href)}</a>' if href else ""
+            reason = e(t.reason)
+            if href and e(href) in reason:
+                reason = reason.replace(e(href), link, 1)
+            elif href:
+                reason = f"{reason} — {link}"
             h.append(f'<li><span class="badge b-KNOWN">{e(tgt)}</span> '
-                     f"<code>{e(t.node_id)}</code>: {e(t.reason)}{link}</li>")
+                     f"<code>{e(t.node_id)}</code>: {reason}</li>")
         h.append("</ul>")
     return h
 
@@ -230,7 +236,7 @@ def _operations_html(runs: list[Run], tgts: list[str], universe: dict) -> list[s
          + "".join(f"<th>{e(t)}</th>" for t in tgts) + "</tr></thead><tbody>"]
     for op, per in by_operation(runs, universe).items():
         h.append(f'<tr class="opgroup" data-operation="{e(op)}"><th><code>{e(op)}</code></th>'
-                 + "".join(f'<td class="small">{e(_counts_text(per.get(t, {})))}</td>'
+                 + "".join(f'<td class="small">{_counts_html(per.get(t, {}))}</td>'
                            for t in tgts) + "</tr>")
     h.append("</tbody></table>")
     return h

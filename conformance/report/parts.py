@@ -91,12 +91,13 @@ def problem_card(target: str, t: TestResult) -> str:
     if t.violated_rule:
         parts.append(f'<div class="small"><strong>Violated rule:</strong> {e(t.violated_rule)}'
                      "</div>")
+    none = "(none: the guard refused it before sending)" if t.guard_rule else "(not recorded)"
     if t.request or t.response:
         parts.append('<div class="cols">'
                      f'<div><div class="label">Request</div><pre class="request">'
                      f"{e(pretty(t.request)) or '(not recorded)'}</pre></div>"
                      f'<div><div class="label">Response</div><pre class="response">'
-                     f"{e(pretty(t.response)) or '(not recorded)'}</pre></div></div>")
+                     f"{e(pretty(t.response)) or none}</pre></div></div>")
     else:
         parts.append('<div class="small muted">No request / response recorded.</div>')
     extra = []
@@ -134,6 +135,10 @@ def cell(target: str, t: TestResult | None) -> str:
         return f'<td {attrs} title="{e(reason)}">SKIP{why}</td>'
     if o == KNOWN:
         href = safe_href(t.issue_url)
+        short = reason.replace(href, "").rstrip(" ,.;:") if href else reason
+        if href and short.lower().endswith(" see"):
+            short = short[:-4].rstrip(" ,;:")
+        why = f'<span class="why">{e(short[:160])}</span>'
         link = f' <a href="{e(href)}" title="{e(href)}">issue</a>' if href else ""
         return f'<td {attrs} title="{e(reason)}">KNOWN{link}{why}</td>'
     return (f'<td {attrs} title="{e(reason)}"><a href="#{anchor(target, t)}">{o}</a>'

@@ -22,6 +22,7 @@ table{border-collapse:collapse;background:#fff;border:1px solid var(--line)}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#f6f8fa;position:sticky;top:0;z-index:1}
 td.num{text-align:right;font-variant-numeric:tabular-nums}td.zero{color:#afb8c1}
+td.nz{font-weight:700}
 .badge{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600;
 white-space:nowrap}
 .b-PASS,.b-0{background:var(--pass-bg);color:var(--pass)}
@@ -51,19 +52,20 @@ font-weight:600;margin-top:6px}
 font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
 word-break:break-all}
 #matrix th.test .ops{display:block;font-family:inherit;word-break:normal;margin-top:2px}
+#operations .badge{margin:1px 2px}
 .op{display:inline-block;background:#eef1f4;color:#424a53;border-radius:4px;padding:0 5px;
 margin:1px 3px 1px 0;font-size:11px}
 #matrix tr.group th{background:#eef1f4;font-size:13px;font-weight:normal}
 #matrix td.cell{min-width:110px;max-width:260px;font-weight:600;font-size:12px}
 #matrix td.cell .why{display:block;font-weight:normal;font-size:11px;line-height:1.3;
 margin-top:2px;word-break:break-word}
-td[data-outcome=PASS]{background:var(--pass-bg);color:var(--pass)}
-td[data-outcome=FAIL]{background:var(--fail-bg);color:var(--fail)}
-td[data-outcome=KNOWN]{background:var(--known-bg);color:var(--known)}
-td[data-outcome=SKIP]{background:var(--skip-bg);color:var(--skip)}
-td[data-outcome=DIFFERS]{background:var(--differs-bg);color:var(--differs)}
-td[data-outcome=ERROR]{background:var(--error-bg);color:var(--error)}
-td[data-outcome=NONE]{background:#fff;color:#afb8c1}
+td.cell[data-outcome=PASS],td.nz[data-outcome=PASS]{background:var(--pass-bg);color:var(--pass)}
+td.cell[data-outcome=FAIL],td.nz[data-outcome=FAIL]{background:var(--fail-bg);color:var(--fail)}
+td.cell[data-outcome=KNOWN],td.nz[data-outcome=KNOWN]{background:var(--known-bg);color:var(--known)}
+td.cell[data-outcome=SKIP],td.nz[data-outcome=SKIP]{background:var(--skip-bg);color:var(--skip)}
+td.cell[data-outcome=DIFFERS],td.nz[data-outcome=DIFFERS]{background:var(--differs-bg);color:var(--differs)}
+td.cell[data-outcome=ERROR],td.nz[data-outcome=ERROR]{background:var(--error-bg);color:var(--error)}
+td.cell[data-outcome=NONE]{background:#fff;color:#afb8c1}
 td.cell a{color:inherit}
 details summary{cursor:pointer}
 .detail dt{font-weight:600;margin-top:6px}.detail dd{margin:2px 0 0}

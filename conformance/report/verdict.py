@@ -43,7 +43,9 @@ def verdict_reason(runs: Iterable[Run]) -> str:
         return "no JUnit reports were given"
     if code == EXIT_NOT_RUN:
         bad = [r for r in runs if r.could_not_run]
-        return "; ".join(f"{r.target}: {r.problem()}" for r in bad)
+        n = sum(1 for r in runs for t in r.tests if t.outcome == FAIL)
+        also = f" (and {n} failure{'s' if n != 1 else ''} elsewhere)" if n else ""
+        return "; ".join(f"{r.target}: {r.problem()}" for r in bad) + also
     if code == EXIT_FAIL:
         fails = [(r.target, t) for r in runs for t in r.tests if t.outcome == FAIL]
         tgt, first = fails[0]
