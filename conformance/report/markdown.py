@@ -34,9 +34,10 @@ def code(s: str) -> str:
 def _requirement(t) -> str:
     if not (t.requirement_id or t.requirement):
         return ""
-    grade = f" [{t.requirement_grade}]" if t.requirement_grade else ""
-    return f" — requirement {md(t.requirement_id)}{grade}: {md(t.requirement)}".replace(
-        "requirement : ", "requirement: ")
+    head = " ".join(x for x in (md(t.requirement_id),
+                                f"[{t.requirement_grade}]" if t.requirement_grade else "") if x)
+    return f" — requirement {head}: {md(t.requirement)}" if head else \
+        f" — requirement: {md(t.requirement)}"
 
 
 def _problems(runs: list[Run], outcome: str, title: str) -> list[str]:

@@ -152,7 +152,7 @@ def _targets_table(runs: list[Run]) -> list[str]:
         warn = "; ".join(w for r in truns for w in r.warnings)
         h.append(f'<tr data-target="{e(tgt)}"><th>{e(tgt)}</th>'
                  f'<td><span class="badge b-{tv}">{e(verdict_label(tv))}</span></td>'
-                 + "".join(f'<td class="num {"nz" if c[o] else "zero"}" data-outcome="{o}">'
+                 + "".join(f'<td class="num {"nz" if c[o] else "zero"}" data-count="{o}">'
                            f"{c[o]}</td>" for o in OUTCOMES)
                  + f'<td class="num">{sum(c.values())}</td>'
                  f'<td class="small muted">{e(src)}{(" — " + e(warn)) if warn else ""}</td></tr>')

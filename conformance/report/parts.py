@@ -101,7 +101,7 @@ def problem_card(target: str, t: TestResult) -> str:
     else:
         parts.append('<div class="small muted">No request / response recorded.</div>')
     extra = []
-    if t.message and first_differs(t.message, why):
+    if t.message and _adds_to(t.message, why):
         extra.append(f"<dt>Message</dt><dd><pre>{e(t.message)}</pre></dd>")
     if t.text and t.text.strip() != t.message.strip():
         extra.append(f"<dt>Traceback</dt><dd><pre>{e(t.text.strip())}</pre></dd>")
@@ -115,7 +115,7 @@ def problem_card(target: str, t: TestResult) -> str:
     return "".join(parts)
 
 
-def first_differs(message: str, shown: str) -> bool:
+def _adds_to(message: str, shown: str) -> bool:
     """The full message adds something to the one line already shown."""
     return message.strip() != shown.strip() and len(message.strip().splitlines()) > 1
 

@@ -59,12 +59,12 @@ margin:1px 3px 1px 0;font-size:11px}
 #matrix td.cell{min-width:110px;max-width:260px;font-weight:600;font-size:12px}
 #matrix td.cell .why{display:block;font-weight:normal;font-size:11px;line-height:1.3;
 margin-top:2px;word-break:break-word}
-td.cell[data-outcome=PASS],td.nz[data-outcome=PASS]{background:var(--pass-bg);color:var(--pass)}
-td.cell[data-outcome=FAIL],td.nz[data-outcome=FAIL]{background:var(--fail-bg);color:var(--fail)}
-td.cell[data-outcome=KNOWN],td.nz[data-outcome=KNOWN]{background:var(--known-bg);color:var(--known)}
-td.cell[data-outcome=SKIP],td.nz[data-outcome=SKIP]{background:var(--skip-bg);color:var(--skip)}
-td.cell[data-outcome=DIFFERS],td.nz[data-outcome=DIFFERS]{background:var(--differs-bg);color:var(--differs)}
-td.cell[data-outcome=ERROR],td.nz[data-outcome=ERROR]{background:var(--error-bg);color:var(--error)}
+td.cell[data-outcome=PASS],td.nz[data-count=PASS]{background:var(--pass-bg);color:var(--pass)}
+td.cell[data-outcome=FAIL],td.nz[data-count=FAIL]{background:var(--fail-bg);color:var(--fail)}
+td.cell[data-outcome=KNOWN],td.nz[data-count=KNOWN]{background:var(--known-bg);color:var(--known)}
+td.cell[data-outcome=SKIP],td.nz[data-count=SKIP]{background:var(--skip-bg);color:var(--skip)}
+td.cell[data-outcome=DIFFERS],td.nz[data-count=DIFFERS]{background:var(--differs-bg);color:var(--differs)}
+td.cell[data-outcome=ERROR],td.nz[data-count=ERROR]{background:var(--error-bg);color:var(--error)}
 td.cell[data-outcome=NONE]{background:#fff;color:#afb8c1}
 td.cell a{color:inherit}
 details summary{cursor:pointer}

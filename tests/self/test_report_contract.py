@@ -207,10 +207,13 @@ def test_page_leads_with_failures_then_differs_then_errors_everything_inline():
                      r'batch-conformance/issues/31"', page)
 
 
-def test_targets_table_has_a_column_per_outcome():
+def test_every_outcome_cell_belongs_to_a_target_and_counts_have_a_column_per_outcome():
     page = report.render_html(report.load_junit([VENDOR]), None, None)
+    cells = re.findall(r"<td [^>]*data-outcome=[^>]*>", page)
+    assert cells and all("data-target=" in c for c in cells)  # what test_cli.py reads
     row = re.search(r'<tr data-target="live:voiceai">(.*?)</tr>', page, re.S)[1]
-    got = dict(re.findall(r'data-outcome="(\w+)">(\d+)</td>', row))
+    # data-count, not data-outcome: every td[data-outcome] is a matrix cell of one target
+    got = dict(re.findall(r'data-count="(\w+)">(\d+)</td>', row))
     assert got == {"PASS": "3", "FAIL": "1", "DIFFERS": "1", "ERROR": "0", "KNOWN": "1",
                    "SKIP": "1"}
 
