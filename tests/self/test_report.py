@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance import report
-from conformance.report import FAIL, KNOWN, PASS, SKIP
+from conformance.report import DIFFERS, ERROR, FAIL, KNOWN, PASS, SKIP
 
 DATA = Path(__file__).parent / "data" / "junit"
 MOCK = DATA / "mock.xml"
@@ -46,9 +47,11 @@ SPEC = {
                 "type": "string",
                 "enum": ["pending", "in_progress", "completed", "cancelled"],
             },
+            "BatchCallRecipientStatus": {"type": "string", "enum": ["pending", "cancelled"]},
             "BatchCall": {"type": "object", "properties": {"id": {"type": "string"}}},
         }
     },
+    "x-coverage-enums": ["BatchCallStatus"],
 }
 TRANSITIONS = {
     "batch": ["pending->in_progress", "pending->cancelled", "in_progress->completed"],
@@ -73,7 +76,9 @@ class PageParser(HTMLParser):
         self.matrix_found = False
         self.header: list[str] = []
         self.rows: list[dict] = []  # {"test": node, "cells": {target: outcome}}
-        self.group_rows: list[str] = []
+        self.group_rows: list[str] = []  # requirement groups of the matrix
+        self.op_rows: list[str] = []  # rows of the by-operation table
+        self.cards: dict[tuple[str, str], str] = {}  # (target, test) -> outcome of a card
         self.links: list[tuple[str, str, str]] = []  # (tag, attr, value)
         self.details_depth = 0
         self.details_text: list[str] = []
@@ -99,9 +104,13 @@ class PageParser(HTMLParser):
             elif tag == "tr" and "test" in (a.get("class") or "").split():
                 self.rows.append({"test": a.get("data-test"), "cells": {}})
             elif tag == "tr" and "group" in (a.get("class") or "").split():
-                self.group_rows.append(a.get("data-operation"))
+                self.group_rows.append(a.get("data-requirement"))
             elif tag == "td" and "data-outcome" in a and self.rows:
                 self.rows[-1]["cells"][a.get("data-target")] = a["data-outcome"]
+        if tag == "tr" and "opgroup" in (a.get("class") or "").split():
+            self.op_rows.append(a.get("data-operation"))
+        if tag == "article" and "problem" in (a.get("class") or "").split():
+            self.cards[(a.get("data-target"), a.get("data-test"))] = a.get("data-outcome")
         if tag == "details":
             self.details_depth += 1
         if tag not in ("br", "input", "meta", "link", "img", "hr"):
@@ -149,42 +158,41 @@ def test_all_pass_run_parses_outcomes_and_target_from_filename():
     assert t.name == "test_submit_returns_pending_batch"
     assert t.time == pytest.approx(0.31)
     assert t.requirement == "Submitting a batch returns it in status pending."
-    assert run.counts() == {PASS: 4, FAIL: 0, KNOWN: 0, SKIP: 0}
+    assert run.counts() == {PASS: 4, FAIL: 0, DIFFERS: 0, ERROR: 0, KNOWN: 0, SKIP: 0}
     assert report.verdict([run]) == 0
 
 
-def test_operation_from_property_else_inferred_from_module_and_name():
+def test_operations_come_from_the_property_never_from_the_test_name():
     [run] = report.load_junit(MOCK)  # a single path is accepted too
     ops = {t.node_id: t.operation for t in run.tests}
-    assert ops[SUBMIT_NODE] == "submitBatchCall"  # property
-    assert ops[XSS_NODE] == "submitBatchCall"  # inferred from module test_submit
-    assert ops[CANCEL_NODE] == "cancelBatchCall"  # inferred from module test_cancel
-    assert ops[LIFECYCLE_NODE] == "workflow"  # no keyword -> fallback
+    assert ops[SUBMIT_NODE] == "submitBatchCall"  # legacy single `operation` property
+    assert by_node(run)[CANCEL_NODE].operations == ("cancelBatchCall", "getBatchCall")
+    assert ops[CANCEL_NODE] == "cancelBatchCall"
+    # module test_submit / name test_submit_...: no property, so no guess
+    assert ops[XSS_NODE] == "other"
+    assert by_node(run)[XSS_NODE].operations == ()
+    assert ops[LIFECYCLE_NODE] == "other"
 
 
-@pytest.mark.parametrize(
-    "classname, name, operations, expected",
-    [
-        ("tests.scenarios.test_cancel", "test_x", None, "cancelBatchCall"),
-        ("tests.scenarios.test_misc", "test_list_is_paginated", None, "listBatchCalls"),
-        ("tests.scenarios.test_misc", "test_retries_failed[a]", None, "retryBatchCall"),
-        ("tests.scenarios.test_misc", "test_deleted_batch_404", None, "deleteBatchCall"),
-        ("tests.scenarios.test_misc", "test_export_csv", None, "exportBatchCall"),
-        ("tests.scenarios.test_misc", "test_get_unknown_id", None, "getBatchCall"),
-        ("tests.test_api.TestCancelFlow", "test_it", None, "cancelBatchCall"),
-        ("tests.scenarios.test_misc", "test_target_header", None, "workflow"),
-        # with spec operation ids the keyword is matched against them
-        (
-            "tests.scenarios.test_cancel",
-            "test_x",
-            ["create_batch_call", "cancel_batch_call_v1_post"],
-            "cancel_batch_call_v1_post",
-        ),
-        ("tests.scenarios.test_submit", "test_x", ["submitBatchCall"], "submitBatchCall"),
-    ],
-)
-def test_infer_operation(classname, name, operations, expected):
-    assert report.infer_operation(classname, name, operations) == expected
+def test_operations_property_is_split_and_deduplicated_and_names_do_not_count(tmp_path):
+    f = tmp_path / "t.xml"
+    f.write_text(
+        '<testsuite><testcase classname="tests.scenarios.test_cancel" name="test_cancel_x">'
+        '<properties><property name="operations" '
+        'value=" submitBatchCall  getBatchCall submitBatchCall\tcancelBatchCall "/>'
+        "</properties></testcase>"
+        '<testcase classname="tests.scenarios.test_cancel" name="test_cancel_y"/>'
+        "</testsuite>",
+        encoding="utf-8",
+    )
+    [run] = report.load_junit([f])
+    x, y = run.tests
+    assert x.operations == ("submitBatchCall", "getBatchCall", "cancelBatchCall")
+    assert y.operations == () and y.operation == "other"
+    assert not hasattr(report, "infer_operation")
+    import conformance.report.junit as junit
+
+    assert not hasattr(junit, "_SYNONYMS") and not hasattr(junit, "_DEFAULT_OPERATIONS")
 
 
 def test_failure_carries_request_response_and_rule():
@@ -212,7 +220,7 @@ def test_xfail_is_known_with_issue_link_and_skip_keeps_reason():
     skip = nodes[LIFECYCLE_NODE]
     assert skip.outcome == SKIP
     assert skip.reason == "cassette has no recording for the lifecycle scenario"
-    assert run.counts() == {PASS: 2, FAIL: 0, KNOWN: 1, SKIP: 1}
+    assert run.counts() == {PASS: 2, FAIL: 0, DIFFERS: 0, ERROR: 0, KNOWN: 1, SKIP: 1}
     assert report.verdict([run]) == 0  # KNOWN and SKIP are allowed
 
 
@@ -234,10 +242,12 @@ def test_xfail_detected_by_message_prefix_and_error_element(tmp_path):
     [run] = report.load_junit([f])
     a, b, c = run.tests
     assert (a.outcome, a.issue_url) == (KNOWN, "http://tracker.example/7")
-    assert (b.outcome, b.error) == (FAIL, True)  # setup error is a failure, not "could not run"
+    # a setup error is ERROR: the suite could not run that test, which says nothing
+    # about the target (it was a FAIL, exit 1, before ERROR existed)
+    assert (b.outcome, b.error) == (ERROR, True)
     assert (c.outcome, c.reason) == (SKIP, "no API key")
     assert run.target == "x"  # bare <testsuite> root works
-    assert report.verdict([run]) == 1
+    assert report.verdict([run]) == 2
 
 
 def test_target_property_overrides_filename_and_class_in_node_id():
@@ -372,22 +382,36 @@ def test_html_matrix_has_row_per_test_and_column_per_target(page):
     assert rows[SUBMIT_NODE] == dict.fromkeys(
         ["mock", "live-elevenlabs", "cassette-voiceai"], "PASS"
     )
-    # grouped by operation, spec order first, workflow last
-    assert p.group_rows == ["submitBatchCall", "cancelBatchCall", "workflow"]
+    # grouped by requirement (first appearance), tests that recorded none last
+    assert p.group_rows == [
+        "Submitting a batch returns it in status pending.",
+        "Cancelling a batch cancels every recipient that has not been called yet.",
+        "",
+    ]
+    # by operation: spec order first, "other" (no `operations` recorded) last
+    assert p.op_rows == ["submitBatchCall", "getBatchCall", "cancelBatchCall", "other"]
     assert p.verdict == "NOT CONFORMANT"
 
 
-def test_html_failure_details_known_link_and_skip_tooltip(page):
+def test_html_failure_details_known_link_and_skip_reason(page):
     p = parse_page(page)
-    inside = "".join(p.details_text)
-    assert "POST /v1/convai/batch-calling/btcal_123/cancel" in inside
-    assert '"status": "pending"' in inside  # response, pretty-printed JSON
-    assert "recipient.status must be cancelled once the batch is cancelled" in inside
-    # request is not visible outside a <details>
-    outside = page.split("<details", 1)[0]
-    assert "btcal_123/cancel" not in outside
+    assert p.cards == {("live-elevenlabs", CANCEL_NODE): "FAIL"}
+    # the failure leads the page, its request / response / rule visible without a click
+    # (it used to sit in a <details> of the matrix cell)
+    before_matrix = page.split('id="matrix"', 1)[0]
+    outside = html.unescape(re.sub(r"(?s)<details.*?</details>", "", before_matrix))
+    assert "POST /v1/convai/batch-calling/btcal_123/cancel" in outside
+    assert '"status": "pending"' in outside  # response, pretty-printed JSON
+    assert "recipient.status must be cancelled once the batch is cancelled" in outside
+    assert "Cancelling a batch cancels every recipient that has not been called yet." in outside
+    assert page.index('class="problem') < page.index('id="matrix"')
+    # the matrix cell links to it
+    assert 'href="#p-live-elevenlabs-tests-scenarios-test_cancel-py-test_cancel_cancels' in page
     assert 'href="https://github.com/example/batch-conformance/issues/12"' in page
     assert 'title="cassette has no recording for the lifecycle scenario"' in page
+    # ... and the skip reason is text in the cell, not only a tooltip
+    assert re.search(r'data-outcome="SKIP"[^>]*>SKIP<span class="why">cassette has no '
+                     r"recording for the lifecycle scenario</span>", page)
 
 
 def test_html_escapes_everything_and_has_no_external_assets(page):
@@ -431,8 +455,10 @@ def test_markdown_summary():
         runs, report.merge_coverage(runs), report.universe_from_spec(SPEC, TRANSITIONS)
     )
     assert "**Verdict: NOT CONFORMANT** (exit code 1)" in md
-    assert "| live-elevenlabs | NOT CONFORMANT | 3 | 1 | 0 | 0 | 4 |" in md
-    assert "| cassette-voiceai | CONFORMANT | 2 | 0 | 1 | 1 | 4 |" in md
+    # columns: Pass, Fail, Differs, Error, Known, Skip, Total
+    assert "| Target | Verdict | Pass | Fail | Differs | Error | Known | Skip | Total |" in md
+    assert "| live-elevenlabs | NOT CONFORMANT | 3 | 1 | 0 | 0 | 0 | 0 | 4 |" in md
+    assert "| cassette-voiceai | CONFORMANT | 2 | 0 | 0 | 0 | 1 | 1 | 4 |" in md
     assert f"`{CANCEL_NODE}` — AssertionError: recipient r1 still pending after cancel" in md
     assert "https://github.com/example/batch-conformance/issues/12" in md
     assert "| Operations | 3 | 4 | 75% |" in md

@@ -1,0 +1,5 @@
+import sys
+
+from conformance.report.cli import main
+
+sys.exit(main())

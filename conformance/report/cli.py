@@ -1,0 +1,97 @@
+"""`python -m conformance.report`: JUnit files -> report.html + report.md, exit = verdict."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from typing import Any
+
+from conformance.report.coverage import default_universe, merge_coverage
+from conformance.report.junit import load_junit
+from conformance.report.markdown import render_markdown
+from conformance.report.page import render_html
+from conformance.report.verdict import EXIT_NOT_RUN, summary_line, verdict
+
+
+def _load_structured(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if path.lower().endswith(".json"):
+        return json.loads(text)
+    import yaml  # pyyaml is a project dependency
+
+    return yaml.safe_load(text)
+
+
+def _expand(paths: list[str]) -> list[str]:
+    out: list[str] = []
+    for p in paths:
+        if any(ch in p for ch in "*?[") and not os.path.exists(p):
+            out.extend(sorted(glob.glob(p)) or [p])
+        else:
+            out.append(p)
+    return out
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}".splitlines()[0], file=sys.stderr)
+    return EXIT_NOT_RUN
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the verdict exit code, never raises for bad input."""
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.report",
+        description="Render pytest JUnit reports of the conformance suite as HTML/Markdown.")
+    parser.add_argument("reports", nargs="+", help="JUnit XML files (reports/<target>.xml); "
+                        "several files of one target (shards) are merged")
+    parser.add_argument("--html", help="write the HTML report here")
+    parser.add_argument("--md", help="write the Markdown summary here")
+    parser.add_argument("--spec", help="OpenAPI document (YAML/JSON) defining the universe")
+    parser.add_argument("--transitions",
+                        help='YAML/JSON {"batch": ["a->b", ...], "recipient": [...]}')
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse already printed usage / help
+        return 0 if exc.code in (0, None) else EXIT_NOT_RUN
+
+    try:
+        spec = _load_structured(args.spec) if args.spec else None
+        if args.spec and not isinstance(spec, dict):
+            raise ValueError("not a mapping")
+        universe = default_universe(spec, None)
+    except Exception as exc:  # noqa: BLE001 - one-line error, never a traceback
+        return _error(f"cannot load spec {args.spec}: {exc.__class__.__name__}: {exc}")
+    try:
+        if args.transitions:
+            universe = default_universe(spec, _load_structured(args.transitions))
+    except Exception as exc:  # noqa: BLE001
+        return _error(f"cannot load transitions {args.transitions}: {exc}")
+
+    try:
+        runs = load_junit(_expand(args.reports))
+        for r in runs:
+            if r.error:
+                print(f"error: {r.error}".splitlines()[0], file=sys.stderr)
+        coverage = merge_coverage(runs)
+        code = verdict(runs)
+        for path, render in ((args.html, render_html), (args.md, render_markdown)):
+            if not path:
+                continue
+            content = render(runs, coverage, universe)
+            if os.path.dirname(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(content)
+    except OSError as exc:
+        return _error(f"cannot write report: {exc}")
+    except Exception as exc:  # noqa: BLE001 - never a traceback
+        return _error(f"report generation failed: {exc.__class__.__name__}: {exc}")
+
+    written = [p for p in (args.html, args.md) if p]
+    line = summary_line(runs, code).replace("\n", " ")
+    print(line + (f" → {', '.join(written)}" if written else ""))
+    return code
