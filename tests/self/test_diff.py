@@ -1,12 +1,16 @@
 """`conformance diff`: one case per rule of conformance/diff/rules.toml, the nullable and $ref
-spellings read as equal, ten hand-made breaking edits of the bundled spec, the command line."""
+spellings read as equal, the API's real history (openapi/history/) change for change, ten
+hand-made breaking edits of the bundled spec, the command line, and the cassette check."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -14,12 +18,13 @@ import pytest
 import yaml
 
 from conformance import specbuild
-from conformance.diff import diff_contracts, load_contract
+from conformance.diff import bump, cassettes, diff_contracts, history, load_contract
 from conformance.diff.rules import LEVELS, rules
 from conformance.spec import SPEC_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data" / "diff"
+HISTORY = ROOT / "openapi" / "history"
 BASE = yaml.safe_load((DATA / "base.yaml").read_text())
 S = "#/components/schemas/"
 
@@ -251,6 +256,127 @@ def test_allof_merges_properties_and_required():
     assert changes_between(old, new) == []
 
 
+# ------------------------------------------------------------------- the API's history
+
+PAIRS = ["0-before-2025-05", "1-2025-05-initiated", "2-2025-08-voicemail",
+         "3-2026-01-dispatched", "4-2026-05-exotel", "5-2026-08-22", "6-sdk-2.78.0"]
+B = "/paths/~1v1~1convai~1batch-calling"
+JSON = "content/application~1json/schema"
+RESPONSE_200 = {  # operation -> its 200 schema pointer
+    "submitBatchCall": f"{B}~1submit/post/responses/200/{JSON}",
+    "listBatchCalls": f"{B}~1workspace/get/responses/200/{JSON}/properties/batch_calls/items",
+    "getBatchCall": f"{B}~1{{batch_id}}/get/responses/200/{JSON}",
+    "cancelBatchCall": f"{B}~1{{batch_id}}~1cancel/post/responses/200/{JSON}",
+    "retryBatchCall": f"{B}~1{{batch_id}}~1retry/post/responses/200/{JSON}",
+}
+RECIPIENT_STATUS = RESPONSE_200["getBatchCall"] + "/properties/recipients/items/properties/status"
+TCC = "/properties/telephony_call_config"
+MD = TCC + "/properties/twilio_machine_detection"
+EXPECTED_HISTORY = {
+    ("0-before-2025-05", "1-2025-05-initiated"): {
+        ("enum-value-added-to-response", "warning", "getBatchCall", RECIPIENT_STATUS)},
+    ("1-2025-05-initiated", "2-2025-08-voicemail"): {
+        ("enum-value-added-to-response", "warning", "getBatchCall", RECIPIENT_STATUS)},
+    ("2-2025-08-voicemail", "3-2026-01-dispatched"): {
+        ("enum-value-added-to-response", "warning", "getBatchCall", RECIPIENT_STATUS)},
+    ("3-2026-01-dispatched", "4-2026-05-exotel"): {
+        ("enum-value-added-to-response", "warning", o, p + "/properties/phone_provider")
+        for o, p in RESPONSE_200.items()},
+    ("4-2026-05-exotel", "5-2026-08-22"): {
+        ("operation-added", "info", "exportBatchCall", f"{B}~1{{batch_id}}~1export/get")},
+    ("5-2026-08-22", "6-sdk-2.78.0"): (
+        {("request-property-added", "info", "submitBatchCall",
+          f"{B}~1submit/post/requestBody/{JSON}{MD}")}
+        | {("schema-ref-changed", "info", o, p + TCC) for o, p in RESPONSE_200.items()}
+        | {("response-property-added", "info", o, p + MD) for o, p in RESPONSE_200.items()}),
+}
+EXPECTED_VALUES = {
+    ("0-before-2025-05", "1-2025-05-initiated"): "`initiated`",
+    ("1-2025-05-initiated", "2-2025-08-voicemail"): "`voicemail`",
+    ("2-2025-08-voicemail", "3-2026-01-dispatched"): "`dispatched`",
+    ("3-2026-01-dispatched", "4-2026-05-exotel"): "`exotel`",
+}
+
+
+def _history(name):
+    return load_contract(HISTORY / f"{name}.json")
+
+
+@pytest.mark.parametrize("pair", list(zip(PAIRS, PAIRS[1:], strict=False)),
+                         ids=lambda p: f"{p[0]}->{p[1]}")
+def test_history_exact_changes(pair):
+    """Between consecutive contracts of the API's history: exactly these changes, no other."""
+    found = changes_between(_history(pair[0]), _history(pair[1]))
+    assert {(c.id, c.level, c.operation, c.pointer) for c in found} == EXPECTED_HISTORY[pair]
+    assert len(found) == len(EXPECTED_HISTORY[pair])
+    if pair in EXPECTED_VALUES:
+        assert all(EXPECTED_VALUES[pair] in c.message for c in found)
+
+
+def test_history_as_published_shows_the_vendor_names():
+    """Without the bundled overlay the SDK step is the vendor's: both halves renamed, and
+    export's `limit` is new (the overlay had it already)."""
+    old = load_contract(HISTORY / "5-2026-08-22.json", as_published=True)
+    new = load_contract(HISTORY / "6-sdk-2.78.0.json", as_published=True)
+    found = changes_between(old, new)
+    refs = sorted(c.message for c in found if c.id == "schema-ref-changed")
+    assert len(refs) == 6 and "`TelephonyCallConfig-Input`" in refs[0]
+    assert [(c.id, c.operation) for c in found if c.id == "parameter-added"] == [
+        ("parameter-added", "export_batch_call")]
+    assert len(found) == 13
+
+
+def test_history_files_are_what_the_script_generates():
+    """openapi/history/ is regenerated by conformance.diff.history, never hand-edited, and its
+    anchor is the 2026-08-22 vendor fragment byte for byte."""
+    assert history.main(["--check"]) == 0
+    anchor = (HISTORY / "5-2026-08-22.json").read_bytes()
+    assert hashlib.sha256(anchor).hexdigest() == history.ANCHOR_SHA256
+    assert sorted(p.stem for p in HISTORY.glob("*.json")) == PAIRS
+
+
+def _literal_values(alias) -> set:
+    """The strings of `Literal[...]` or of `Union[Literal[...], Any]` (Fern's open enums)."""
+    if typing.get_origin(alias) is typing.Literal:
+        return set(typing.get_args(alias))
+    return {v for arg in typing.get_args(alias) if typing.get_origin(arg) is typing.Literal
+            for v in typing.get_args(arg)}
+
+
+def test_newer_contract_matches_the_installed_sdk():
+    """What 6-sdk-2.78.0.json adds is what elevenlabs==2.78.0 declares, field for field."""
+    import importlib.metadata
+
+    from elevenlabs.types import (
+        BatchCallResponse,
+        TelephonyCallConfigInput,
+        TelephonyCallConfigOutput,
+        TwilioMachineDetectionConfig,
+        TwilioMachineDetectionRule,
+    )
+    from elevenlabs.types.twilio_answered_by import TwilioAnsweredBy
+    from elevenlabs.types.twilio_machine_detection_action import TwilioMachineDetectionAction
+    from elevenlabs.types.twilio_machine_detection_mode import TwilioMachineDetectionMode
+
+    assert importlib.metadata.version("elevenlabs") == "2.78.0"
+    newer = schemas(json.loads((HISTORY / "6-sdk-2.78.0.json").read_text()))
+    for model, name in ((TelephonyCallConfigInput, "TelephonyCallConfig-Input"),
+                        (TelephonyCallConfigOutput, "TelephonyCallConfig-Output"),
+                        (TwilioMachineDetectionConfig, "TwilioMachineDetectionConfig"),
+                        (TwilioMachineDetectionRule, "TwilioMachineDetectionRule")):
+        assert set(model.model_fields) == set(newer[name]["properties"]), name
+        required = {k for k, f in model.model_fields.items() if f.is_required()}
+        assert required == set(newer[name].get("required", [])), name
+    assert _literal_values(TwilioAnsweredBy) == set(newer["TwilioAnsweredBy"]["enum"])
+    assert _literal_values(TwilioMachineDetectionMode) == set(
+        newer["TwilioMachineDetectionMode"]["enum"])
+    assert _literal_values(TwilioMachineDetectionAction) == set(
+        newer["TwilioMachineDetectionAction"]["enum"])
+    assert BatchCallResponse.model_fields["telephony_call_config"].annotation is (
+        TelephonyCallConfigOutput)
+    assert "TelephonyCallConfig" not in newer
+
+
 # ------------------------------------------------------------ ten hand-made breaking edits
 
 def _bundled():
@@ -414,3 +540,86 @@ def test_cli_formats(tmp_path):
     text_path = tmp_path / "out.txt"
     assert _cli("diff", old, new, "--output", str(text_path))[0] == 1
     assert "1 breaking, 1 warning" in text_path.read_text()
+
+
+def test_history_through_the_command_line():
+    code, out, _ = _cli("diff", str(HISTORY / "3-2026-01-dispatched.json"),
+                        str(HISTORY / "4-2026-05-exotel.json"), "--fail-on", "warning")
+    assert code == 1 and out.count("enum-value-added-to-response") == 5
+
+
+# ------------------------------------------------------------ cassettes against a spec
+
+def _cassette(tmp_path, body: dict) -> Path:
+    """One recorded get (vcrpy format) with a recipient in status `dispatched`."""
+    root = tmp_path / "cassettes"
+    folder = root / "elevenlabs" / "test_get"
+    folder.mkdir(parents=True)
+    interaction = {
+        "request": {"method": "GET", "uri": "http://127.0.0.1:18080"
+                    + specbuild.BASE + "/b1", "body": "", "headers": {}},
+        "response": {"status": {"code": 200, "message": "OK"},
+                     "headers": {"content-type": ["application/json"]},
+                     "body": {"string": json.dumps(body)}},
+    }
+    (folder / "test_one.yaml").write_text(yaml.safe_dump({"interactions": [interaction],
+                                                          "version": 1}))
+    return root
+
+
+def _get_body(status: str) -> dict:
+    body = json.loads((specbuild.EXAMPLES_DIR / "get-response.seed-000.json").read_text())
+    body["recipients"][0]["status"] = status
+    return body
+
+
+def test_cassette_check_finds_the_exchange_an_older_contract_rejects(tmp_path):
+    root = _cassette(tmp_path, _get_body("dispatched"))
+    assert cassettes.check(_bundled(), root).failures == ()
+    result = cassettes.check(_history("2-2025-08-voicemail"), root)
+    assert result.checked == 1 and len(result.failures) == 1
+    failure = result.failures[0]
+    assert failure.cassette == "elevenlabs/test_get/test_one.yaml" and failure.status == 200
+    assert "'dispatched' is not one of" in failure.errors[0]
+    assert "1 of 1 recorded exchanges" in cassettes.report(result)
+
+
+def test_cassettes_check_command(tmp_path):
+    root = _cassette(tmp_path, _get_body("dispatched"))
+    code, out, _ = _cli("cassettes", "check", "--spec", str(SPEC_PATH), "--cassettes", str(root))
+    assert code == 0 and out.startswith("0 of 1")
+    code, out, _ = _cli("cassettes", "check", "--spec",
+                        str(HISTORY / "2-2025-08-voicemail.json"), "--cassettes", str(root))
+    assert code == 1 and "test_get/test_one.yaml #0: GET" in out
+    code, _, err = _cli("cassettes", "check", "--spec", str(tmp_path / "none.yaml"))
+    assert code == 2 and "no such file" in err and "Traceback" not in err
+    (root / "elevenlabs" / "test_get" / "test_one.yaml").write_text("interactions: {a: 1}\n")
+    code, _, err = _cli("cassettes", "check", "--spec", str(SPEC_PATH), "--cassettes", str(root))
+    assert code == 2 and "not a vcrpy cassette" in err
+
+
+def test_committed_cassettes_all_validate_against_the_committed_spec():
+    result = cassettes.check(_bundled())
+    assert result.failures == () and result.checked > 100
+    assert result.vendors == ("elevenlabs", "voiceai")
+
+
+def test_committed_cassettes_against_the_oldest_contract_fail_where_history_says():
+    """Against the contract before 2025-05 every failure is a status or provider added since,
+    or the export endpoint that did not exist."""
+    result = cassettes.check(_history("0-before-2025-05"))
+    assert result.failures
+    later = ("'initiated'", "'voicemail'", "'dispatched'", "'exotel'", "no such operation")
+    for failure in result.failures:
+        assert any(word in " ".join(failure.errors) for word in later), failure.line()
+
+
+def test_bump_dry_run_prints_the_diff_and_the_cassette_verdict():
+    """`make spec VENDOR_SPEC=...` without writing: the diff against the committed spec, then
+    the cassette check of the candidate."""
+    out = io.StringIO()
+    code = bump.run(HISTORY / "6-sdk-2.78.0.json", write=False, out=out)
+    text = out.getvalue()
+    assert "response-property-added" in text and "recorded exchanges" in text
+    assert code == (0 if text.splitlines()[-1].startswith("0 of ") else 1)
+    assert bump.run(ROOT / "README.md", write=False, out=io.StringIO()) == 2
