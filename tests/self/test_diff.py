@@ -615,11 +615,15 @@ def test_committed_cassettes_against_the_oldest_contract_fail_where_history_says
 
 
 def test_bump_dry_run_prints_the_diff_and_the_cassette_verdict():
-    """`make spec VENDOR_SPEC=...` without writing: the diff against the committed spec, then
-    the cassette check of the candidate."""
+    """`make spec VENDOR_SPEC=...` without writing, to a contract older than the committed
+    one: the diff against the committed spec, then each recorded exchange it would reject."""
     out = io.StringIO()
-    code = bump.run(HISTORY / "6-sdk-2.78.0.json", write=False, out=out)
+    code = bump.run(HISTORY / "2-2025-08-voicemail.json", write=False, out=out)
     text = out.getvalue()
-    assert "response-property-added" in text and "recorded exchanges" in text
-    assert code == (0 if text.splitlines()[-1].startswith("0 of ") else 1)
+    assert code == 1
+    assert "operation-removed" in text and "exportBatchCall" in text
+    assert "enum-value-removed-from-response" in text and "`dispatched`" in text
+    verdict = next(line for line in text.splitlines() if "recorded exchanges" in line)
+    assert verdict.endswith("would now fail:") and not verdict.startswith("0 of")
+    assert "test_export/" in text and "'dispatched' is not one of" in text
     assert bump.run(ROOT / "README.md", write=False, out=io.StringIO()) == 2
