@@ -27,6 +27,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         changes = diff_files(args.old, args.new, as_published=args.as_published)
     except (ContractError, RefError) as exc:
         return _fail(str(exc))
+    except RecursionError:
+        return _fail(f"{args.old} / {args.new}: schemas nest too deeply to compare")
     output = render.render(args.format, changes, args.old, args.new, args.fail_on)
     if args.output:
         Path(args.output).write_text(output)

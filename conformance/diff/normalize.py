@@ -78,7 +78,7 @@ def _types_of(schema: dict) -> set[str]:
 def view(doc: dict, node, depth: int = 0) -> View:
     """Normalise a schema node of `doc` (see the module docstring)."""
     target, name = deref(doc, node)
-    if not isinstance(target, dict):
+    if not isinstance(target, dict) or depth > MAX_REF_HOPS:
         return View(schema={}, name=name)
     schema = {k: v for k, v in target.items() if k not in ("allOf", "anyOf", "oneOf", "$ref")}
     nullable = bool(schema.pop("nullable", False))

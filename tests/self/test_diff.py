@@ -244,6 +244,22 @@ def test_recursive_schemas_terminate_and_changes_inside_are_found_once():
     assert ids(changes_between(BASE, new)) == ["type-changed"]
 
 
+def test_self_referencing_allof_and_dangling_refs():
+    """An allOf that includes itself terminates; a $ref to nothing cannot run (exit 2)."""
+    new = copy.deepcopy(BASE)
+    schemas(new)["Loop"] = {"allOf": [{"$ref": S + "Loop"}], "type": "object"}
+    props(new, "Item")["extra"] = {"$ref": S + "Loop"}
+    assert ids(changes_between(BASE, new)) == ["type-changed"]
+
+
+def test_dangling_ref_is_exit_2(tmp_path):
+    new = copy.deepcopy(BASE)
+    props(new, "Item")["extra"] = {"$ref": S + "Nowhere"}
+    code, out, err = _cli("diff", _write(tmp_path, "old.yaml", BASE),
+                          _write(tmp_path, "new.yaml", new))
+    assert code == 2 and "points at nothing" in err and "Traceback" not in err
+
+
 def test_allof_merges_properties_and_required():
     old, new = copy.deepcopy(BASE), copy.deepcopy(BASE)
     schemas(new)["Item"] = {"allOf": [
