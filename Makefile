@@ -54,8 +54,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check conformance tests benchmarks
 
 ## Regenerate openapi/batch-calling.yaml from openapi/vendor/ and openapi/examples/.
+## A bump: make spec VENDOR_SPEC=path/to/openapi.json [VENDOR_NAME=...] replaces the fragment,
+## prints the diff against the committed spec and re-validates every cassette against it.
 spec: $(STAMP)
-	$(PY) -m conformance.specbuild
+	$(PY) -m conformance.specbuild $(if $(VENDOR_SPEC),--vendor $(VENDOR_SPEC) $(if $(VENDOR_NAME),--name $(VENDOR_NAME)))
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

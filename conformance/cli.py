@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--min-age", type=int, default=0,
                        help="leave batches younger than this many seconds (a run in progress)")
     sweep.set_defaults(func=cmd_sweep)
+
+    # `diff` and `cassettes check` (issue 15) live in their own package.
+    from conformance.diff.cli import add_parser as add_diff_parsers
+    add_diff_parsers(sub)
     return parser
 
 

@@ -23,11 +23,24 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI_DIR = ROOT / "openapi"
-VENDOR_FRAGMENT = OPENAPI_DIR / "vendor" / "elevenlabs-batch-calling-openapi-2026-08-22.json"
+VENDOR_DIR = OPENAPI_DIR / "vendor"
+FRAGMENT_PREFIX = "elevenlabs-batch-calling-openapi-"
 EXAMPLES_DIR = OPENAPI_DIR / "examples"
 OUTPUT = OPENAPI_DIR / "batch-calling.yaml"
 
 BASE = "/v1/convai/batch-calling"
+
+
+def vendor_fragment() -> Path:
+    """The one vendor fragment in `openapi/vendor/` (a spec bump replaces it)."""
+    found = sorted(VENDOR_DIR.glob("*.json"))
+    if len(found) != 1:
+        raise SystemExit(f"{VENDOR_DIR} must hold exactly one vendor fragment, found "
+                         f"{len(found)}")
+    return found[0]
+
+
+VENDOR_FRAGMENT = vendor_fragment()
 
 # vendor operationId -> (our operationId, vendor path, method)
 OPERATIONS = {
@@ -42,6 +55,13 @@ OPERATIONS = {
 
 SUBMIT_BODY_VENDOR_NAME = "Body_Submit_a_batch_call_request__v1_convai_batch_calling_submit_post"
 SUBMIT_BODY = "SubmitBatchCallRequest"
+# Vendor schema names -> ours. FastAPI splits a model used in requests and responses into
+# `-Input` and `-Output` (SDK 2.78.0 shows it for TelephonyCallConfig); the request half keeps
+# the name clients and this suite already know.
+RENAMES = {
+    SUBMIT_BODY_VENDOR_NAME: SUBMIT_BODY,
+    "TelephonyCallConfig-Input": "TelephonyCallConfig",
+}
 
 # Response models whose every key the vendor's server always emits (null where nullable).
 ALL_KEYS_REQUIRED = [
@@ -108,6 +128,53 @@ TRANSITIONS = {
 COVERAGE_ENUMS = ["BatchCallStatus", "BatchCallRecipientStatus", "TelephonyProvider"]
 
 
+def _local_refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/components/"):
+                yield value
+            else:
+                yield from _local_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _local_refs(value)
+
+
+def is_batch_calling_path(path: str) -> bool:
+    return path == BASE or path.startswith(BASE + "/")
+
+
+def extract(openapi: dict) -> dict:
+    """The batch-calling paths of a vendor's full `openapi.json` and every component they
+    reach (transitively, in the source's order), unchanged: how the fragment in
+    `openapi/vendor/` was made. Extracting a fragment again returns it as it is."""
+    paths = {p: copy.deepcopy(item) for p, item in (openapi.get("paths") or {}).items()
+             if is_batch_calling_path(p)}
+    if not paths:
+        raise ValueError(f"no path under {BASE} (not a batch-calling contract)")
+    components = openapi.get("components") or {}
+    reached: set[tuple[str, str]] = set()
+    todo = list(_local_refs(paths))
+    while todo:
+        ref = todo.pop()
+        parts = ref.removeprefix("#/components/").split("/")
+        if len(parts) != 2 or tuple(parts) in reached:
+            continue
+        kind, name = parts
+        if name not in components.get(kind, {}):
+            raise ValueError(f"$ref {ref} points at nothing")
+        reached.add((kind, name))
+        todo.extend(_local_refs(components[kind][name]))
+    out_components = {
+        kind: {name: copy.deepcopy(node) for name, node in section.items()
+               if (kind, name) in reached}
+        for kind, section in components.items() if isinstance(section, dict)}
+    out = {k: copy.deepcopy(openapi[k]) for k in ("openapi", "info", "servers") if k in openapi}
+    out["paths"] = paths
+    out["components"] = {k: v for k, v in out_components.items() if v}
+    return out
+
+
 def _load_example(name: str) -> dict:
     return json.loads((EXAMPLES_DIR / name).read_text())
 
@@ -169,22 +236,36 @@ def _links() -> dict:
     }
 
 
-def build() -> dict:
-    vendor = json.loads(VENDOR_FRAGMENT.read_text())
-    schemas = copy.deepcopy(vendor["components"]["schemas"])
+def _rename(schemas: dict, vendor_name: str, name: str) -> dict:
+    """A readable name for a vendor schema; the vendor's name is kept as metadata."""
+    if vendor_name not in schemas:
+        return schemas
+    schemas[name] = schemas.pop(vendor_name)
+    schemas[name]["title"] = name
+    schemas[name]["x-vendor-schema-name"] = vendor_name
+    return _rewrite_refs(schemas, f"#/components/schemas/{vendor_name}",
+                         f"#/components/schemas/{name}")
 
-    # A readable name for the submit body; the vendor's generated name is kept as metadata.
-    schemas[SUBMIT_BODY] = schemas.pop(SUBMIT_BODY_VENDOR_NAME)
-    schemas[SUBMIT_BODY]["title"] = SUBMIT_BODY
-    schemas[SUBMIT_BODY]["x-vendor-schema-name"] = SUBMIT_BODY_VENDOR_NAME
-    schemas = _rewrite_refs(
-        schemas,
-        f"#/components/schemas/{SUBMIT_BODY_VENDOR_NAME}",
-        f"#/components/schemas/{SUBMIT_BODY}",
-    )
+
+def build(vendor: dict | None = None, fragment_name: str | None = None) -> dict:
+    """The bundled spec from a vendor fragment (default: the one in `openapi/vendor/`).
+
+    Also builds any other contract of this API in the vendor's form (an older or newer
+    fragment, `conformance diff` compares them in this form): operations and models this
+    module does not know are kept as the vendor publishes them."""
+    if vendor is None:
+        vendor = json.loads(VENDOR_FRAGMENT.read_text())
+        fragment_name = VENDOR_FRAGMENT.name
+    fragment_name = fragment_name or VENDOR_FRAGMENT.name
+    schemas = copy.deepcopy(vendor.get("components", {}).get("schemas", {}))
+    renames = {vendor_name: name for vendor_name, name in RENAMES.items() if vendor_name in schemas}
+    for vendor_name, name in renames.items():
+        schemas = _rename(schemas, vendor_name, name)
 
     for name in ALL_KEYS_REQUIRED:
-        model = schemas[name]
+        model = schemas.get(name)
+        if model is None:
+            continue
         before = set(model.get("required", []))
         model["required"] = list(model["properties"])
         added = [k for k in model["required"] if k not in before]
@@ -198,24 +279,28 @@ def build() -> dict:
             )
 
     # pydantic v2 (the vendor's FastAPI) also sends `input` and, for constraints, `ctx`.
-    schemas["ValidationError"]["properties"]["input"] = {
-        "title": "Input", "x-conformance-source": "observed"}
-    schemas["ValidationError"]["properties"]["ctx"] = {
-        "type": "object", "title": "Context", "x-conformance-source": "observed"}
+    if "ValidationError" in schemas:
+        schemas["ValidationError"]["properties"]["input"] = {
+            "title": "Input", "x-conformance-source": "observed"}
+        schemas["ValidationError"]["properties"]["ctx"] = {
+            "type": "object", "title": "Context", "x-conformance-source": "observed"}
 
     schemas.update(_error_schemas())
 
-    schemas["BatchCallDetailedResponse"]["example"] = _load_example("get-response.seed-000.json")
-    schemas["BatchCallResponse"]["example"] = _load_example("submit-response.seed-002.json")
+    for name, example in (("BatchCallDetailedResponse", "get-response.seed-000.json"),
+                          ("BatchCallResponse", "submit-response.seed-002.json")):
+        if name in schemas:
+            schemas[name]["example"] = _load_example(example)
 
     paths: dict = {}
-    for methods in vendor["paths"].values():
+    for vendor_path, methods in vendor["paths"].items():
         for method, vop in methods.items():
-            op_id, path, _ = OPERATIONS[vop["operationId"]]
+            op_id, path, _ = OPERATIONS.get(vop.get("operationId"),
+                                            (vop.get("operationId"), vendor_path, method))
             op = copy.deepcopy(vop)
-            op = _rewrite_refs(
-                op, f"#/components/schemas/{SUBMIT_BODY_VENDOR_NAME}",
-                f"#/components/schemas/{SUBMIT_BODY}")
+            for vendor_name, name in renames.items():
+                op = _rewrite_refs(op, f"#/components/schemas/{vendor_name}",
+                                   f"#/components/schemas/{name}")
             op["operationId"] = op_id
             op["x-vendor-operation-id"] = vop["operationId"]
             op["x-conformance-source"] = "documented"
@@ -224,9 +309,10 @@ def build() -> dict:
             op["parameters"] = [p for p in op.get("parameters", []) if p["name"] != "xi-api-key"]
             op["security"] = [{"ApiKeyAuth": []}]
             responses = op["responses"]
-            responses["422"]["x-conformance-source"] = "documented"
+            if "422" in responses:
+                responses["422"]["x-conformance-source"] = "documented"
             responses["401"] = _error_response("401")
-            for status in EXTRA_ERRORS[op_id]:
+            for status in EXTRA_ERRORS.get(op_id, []):
                 responses[status] = _error_response(status)
             if op_id == "submitBatchCall":
                 responses["200"]["links"] = _links()
@@ -276,7 +362,8 @@ def build() -> dict:
                     if p["name"] == "last_doc":
                         p["description"] = "Cursor: the `next_doc` of the previous page."
                         p["x-conformance-source"] = "documented"
-            if op_id == "exportBatchCall":
+            if op_id == "exportBatchCall" and not any(
+                    p["name"] == "limit" for p in op["parameters"]):
                 op["parameters"].append({
                     "name": "limit",
                     "in": "query",
@@ -291,14 +378,15 @@ def build() -> dict:
                 responses["200"]["description"] = "Batch call results CSV."
             paths.setdefault(path, {})[method] = op
 
+    label = fragment_name.removesuffix(".json").removeprefix(FRAGMENT_PREFIX)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Batch calling API (conformance suite's bundled contract)",
-            "version": "2026-08-22+conformance.1",
+            "version": f"{label}+conformance.1",
             "description": (
                 "The whole batch-calling API as the vendor publishes it (schema fragment of "
-                "2026-08-22, its documentation pages and the official SDK 2.78.0), plus the "
+                f"{label}, its documentation pages and the official SDK 2.78.0), plus the "
                 "behaviour every client relies on but no schema states. Every addition is "
                 "marked with `x-conformance-source` (documented | observed | inferred); see "
                 "openapi/README.md for provenance and the choices made where the vendor is silent."
@@ -312,8 +400,8 @@ def build() -> dict:
             {"url": "https://api.sg.residency.elevenlabs.io"},
         ],
         "x-conformance-vendor-fragment": {
-            "file": "openapi/vendor/" + VENDOR_FRAGMENT.name,
-            "title": vendor["info"]["title"],
+            "file": "openapi/vendor/" + fragment_name,
+            "title": vendor.get("info", {}).get("title", ""),
         },
         "x-transitions": TRANSITIONS,
         "x-coverage-enums": COVERAGE_ENUMS,
@@ -342,6 +430,14 @@ def dump(spec: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--vendor" in argv:
+        # A bump from a newer vendor file: diff against the committed spec, then re-validate
+        # the cassettes (conformance/diff/bump.py).
+        from conformance.diff import bump
+
+        rest = list(argv)
+        rest.remove("--vendor")
+        return bump.main(rest)
     text = dump(build())
     if "--check" in argv:
         if OUTPUT.read_text() != text:
