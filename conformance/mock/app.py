@@ -473,6 +473,7 @@ class AppParts:
     admin: bool = False
     keys: dict[str, str] = field(default_factory=dict)
     encoder: Any = None   # Encoder or CachingEncoder, chosen once the faults are applied
+    webhooks: Any = None  # conformance.mock.webhooks.MockWebhooks, when a URL is given
 
 
 def _dumps(body: Any) -> bytes:
@@ -806,7 +807,10 @@ def create_app(profile: str | Profile = "elevenlabs",
                clock: Clock | None = None, faults: Iterable[str] = (), admin: bool = False,
                outcomes=DEFAULT_OUTCOMES, *, max_body_bytes: int = MAX_BODY_BYTES,
                default_concurrency: int = DEFAULT_CONCURRENCY, record_history: bool = False,
-               seed: str = "mock", response_cache: bool = True) -> Starlette:
+               seed: str = "mock", response_cache: bool = True,
+               webhook_url: str | None = None, webhook_secret: str | None = None,
+               webhook_retries: bool = True, webhook_sender=None,
+               webhook_background: bool = False) -> Starlette:
     """The mock as an ASGI app.
 
     profile: "elevenlabs" | "voiceai" | "mock" (= elevenlabs) or a Profile.
@@ -819,6 +823,9 @@ def create_app(profile: str | Profile = "elevenlabs",
       ringing_timeout_secs)`; default conformance.mock.outcomes.DEFAULT_OUTCOMES.
     response_cache: keep each batch's encoded responses until its state moves (always off
       when a fault is active; see CachingEncoder).
+    webhook_url, webhook_secret: deliver a signed post-call event per finished call to this
+      loopback URL (conformance/mock/webhooks.py); webhook_retries (default on),
+      webhook_sender (inject the HTTP POST), webhook_background (a thread sends, served).
     """
     from conformance.mock.faults import apply_faults, resolve_faults
 
@@ -837,6 +844,10 @@ def create_app(profile: str | Profile = "elevenlabs",
         shaper=Shaper(spec), errors=errors, status=dict(DEFAULT_STATUS),
         max_body_bytes=max_body_bytes, faults=tuple(f.name for f in fault_list), admin=admin,
         keys=key_map)
+    from conformance.mock.webhooks import admin_endpoint, attach_webhooks
+
+    parts.webhooks = attach_webhooks(parts, webhook_url, webhook_secret, retries=webhook_retries,
+                                     sender=webhook_sender, background=webhook_background)
     apply_faults(parts, fault_list)
     parts.encoder = (CachingEncoder if response_cache and not parts.faults else Encoder)(
         parts.shaper)
@@ -862,6 +873,7 @@ def create_app(profile: str | Profile = "elevenlabs",
             Route(f"{ADMIN_PREFIX}/reset", h.admin_reset, methods=["POST"]),
             Route(f"{ADMIN_PREFIX}/faults", h.admin_faults, methods=["GET"]),
             Route(f"{ADMIN_PREFIX}/state", h.admin_state, methods=["GET"]),
+            Route(f"{ADMIN_PREFIX}/webhooks", admin_endpoint(parts), methods=["GET"]),
         ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
                     middleware=[Middleware(ClockDate, clock=clock)])

@@ -208,6 +208,10 @@ class Store:
         self.cancellable = CANCELLABLE_BATCH
         self.retryable_batch = RETRYABLE_BATCH
         self.retryable = RETRYABLE
+        #: listener(batch, recipient, old, new, at) on every recipient transition, and
+        #: hook(now) once caught up with the clock (conformance/mock/webhooks.py uses both).
+        self.listeners: list = []
+        self.after_sync: list = []
         self.lock = threading.RLock()
         self.reset()
 
@@ -236,6 +240,8 @@ class Store:
                 now = self._synced_to   # the clock must not go back; ignore if it does
             self._run_until(now)
             self._synced_to = now
+            for hook in self.after_sync:
+                hook(now)
             return now
 
     def advance(self, seconds: int) -> int:
@@ -421,14 +427,17 @@ class Store:
         self._touch(batch, at)
 
     def _recipient_to(self, batch: Batch, recipient: Recipient, status: str, at: int) -> None:
-        self._log(at, batch, recipient, recipient.status, status)
+        old = recipient.status
+        self._log(at, batch, recipient, old, status)
         batch.version += 1
-        batch.counts[recipient.status] -= 1
+        batch.counts[old] -= 1
         batch.counts[status] += 1
         recipient.status = status
         if at > recipient.updated_at:
             recipient.updated_at = at
         self._touch(batch, at)
+        for listener in self.listeners:
+            listener(batch, recipient, old, status, at)
 
     def _run_until(self, now: int) -> None:
         events = self._events
