@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--min-age", type=int, default=0,
                        help="leave batches younger than this many seconds (a run in progress)")
     sweep.set_defaults(func=cmd_sweep)
+
+    from conformance.webhooks.cli import add_parser as add_webhook_check
+
+    add_webhook_check(sub)
     return parser
 
 
