@@ -396,3 +396,7 @@ def _delete_keeps_listed(parts):
             return orig(workspace, batch_id)
         return delete
     _wrap_method(store, "delete", make)
+
+
+# Webhook faults live in their own module and register into FAULTS on import.
+from conformance.mock import webhook_faults  # noqa: E402, F401

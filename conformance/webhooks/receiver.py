@@ -39,8 +39,10 @@ class Received:
 class Receiver:
     def __init__(self, *, clock: Callable[[], float] = time.time,
                  respond: Callable[[Received], int] | None = None,
-                 max_body_bytes: int | None = None, path: str = "/webhook") -> None:
+                 max_body_bytes: int | None = None, path: str = "/webhook",
+                 port: int = 0) -> None:
         self.clock = clock
+        self.port = port
         self.respond = respond
         self.max_body_bytes = max_body_bytes
         self.path = path
@@ -109,7 +111,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="webhook-receiver")
