@@ -102,12 +102,14 @@ class Receiver:
                 self._answer(record.status)
 
             def _answer(self, status: int) -> None:
+                # One request per connection: a sender's pooled connection must never
+                # outlive this receiver and reach a stopped one's thread.
+                self.close_connection = True
                 payload = b'{"received": true}' if 200 <= status < 300 else b'{"error": "no"}'
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
-                if self.close_connection:
-                    self.send_header("connection", "close")
+                self.send_header("connection", "close")
                 self.end_headers()
                 self.wfile.write(payload)
 

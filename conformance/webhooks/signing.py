@@ -36,12 +36,14 @@ def _bytes(body: bytes | str) -> bytes:
 
 def digest(secret: str, body: bytes | str, t: int) -> str:
     """Hex HMAC-SHA256 of `"<t>.<body>"` under `secret`."""
+    __tracebackhide__ = True   # test reports show frames' arguments: never the secret's
     message = str(int(t)).encode() + b"." + _bytes(body)
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def sign(secret: str, body: bytes | str, t: int) -> str:
     """The header value for `body` sent at unix time `t`."""
+    __tracebackhide__ = True
     if not secret:
         raise ValueError("a webhook secret is required to sign")
     return f"t={int(t)},{SCHEME}={digest(secret, body, t)}"
@@ -73,6 +75,7 @@ def verify(header: str | None, body: bytes | str, secret: str, tolerance: int = 
     `body` is the raw request body (the bytes that were signed, never re-encoded JSON);
     `now` defaults to the wall clock. The comparison is constant-time.
     """
+    __tracebackhide__ = True   # a failing test's traceback would print `secret`
     if not secret:
         raise SignatureError("no_secret", "no webhook secret configured")
     t, signatures = parse(header)
