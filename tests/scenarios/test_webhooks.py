@@ -31,6 +31,13 @@ pytestmark = pytest.mark.mock_only
 FINISHED_BATCH = ("completed", "failed", "cancelled")
 
 
+@pytest.fixture(autouse=True)
+def _report_group(request):
+    """The report groups these under `webhooks`, not under the operation a name mentions
+    (cancel, retry)."""
+    request.node.user_properties.append(("operation", "webhooks"))
+
+
 @pytest.fixture
 def mock_app(webhook_setup):
     """This module's mock delivers webhooks to the test's receiver (None when live)."""
