@@ -134,9 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave batches younger than this many seconds (a run in progress)")
     sweep.set_defaults(func=cmd_sweep)
 
-    # `diff` and `cassettes check` (issue 15) live in their own package.
+    # `diff` and `cassettes check` (issue 15), `webhook-check` (issue 17): their own packages.
     from conformance.diff.cli import add_parser as add_diff_parsers
+    from conformance.webhooks.cli import add_parser as add_webhook_check
+
     add_diff_parsers(sub)
+    add_webhook_check(sub)
     return parser
 
 

@@ -43,6 +43,7 @@ class Profile:
     drop_response_fields: tuple[str, ...] = ()
     optional_response_fields: tuple[str, ...] = ()
     free_string_schemas: tuple[str, ...] = ()
+    webhooks: bool = True   # False: the vendor publishes no webhooks (its dialect has none)
     deviations: tuple[Deviation, ...] = field(default=())
 
     @property
@@ -79,6 +80,7 @@ def load_profile(name: str) -> Profile:
         drop_response_fields=tuple(dialect.get("drop_response_fields", ())),
         optional_response_fields=tuple(dialect.get("optional_response_fields", ())),
         free_string_schemas=tuple(dialect.get("free_string_schemas", ())),
+        webhooks=bool(dialect.get("webhooks", True)),
         deviations=tuple(deviations),
     )
 
@@ -104,6 +106,43 @@ def load_deviations_file(path: str | Path) -> list[Deviation]:
     return parse_deviations(data.get("deviations", {}), str(path))
 
 
+def _refs(node) -> set[str]:
+    """Names of the component schemas `node` refers to, directly or through others."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _refs(value)
+    return found
+
+
+def _closure(names: set[str], schemas: dict) -> set[str]:
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in schemas:
+            continue
+        seen.add(name)
+        todo.extend(_refs(schemas[name]))
+    return seen
+
+
+def _drop_webhooks(out: dict) -> None:
+    """Remove `webhooks:`, their delivery rules and the schemas only they use."""
+    hooks = out.pop("webhooks", {})
+    out.pop("x-conformance-webhook-delivery", None)
+    schemas = out["components"]["schemas"]
+    used = _closure(_refs(out["paths"]), schemas)
+    for name in _closure(_refs(hooks), schemas) - used:
+        del schemas[name]
+
+
 def derive_dialect(spec: dict, profile: Profile) -> dict:
     """Return a copy of the bundled spec rewritten into the profile's dialect."""
     out = copy.deepcopy(spec)
@@ -116,6 +155,8 @@ def derive_dialect(spec: dict, profile: Profile) -> dict:
     if profile.default_base_url:
         out["servers"] = [{"url": profile.default_base_url}]
     out["info"]["title"] = f"{out['info']['title']} — {profile.title} dialect"
+    if not profile.webhooks:
+        _drop_webhooks(out)
     schemas = out["components"]["schemas"]
     provider = schemas["TelephonyProvider"]
     provider["enum"] = [v for v in provider["enum"] if v not in profile.providers_remove] + [

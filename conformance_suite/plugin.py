@@ -21,8 +21,9 @@ from conformance.safety import UnsafeRequest
 from conformance.targets import RECORDED_RUN_ID, RunOptions, Target, TargetError, parse_target
 
 SUITE = Path(__file__).resolve().parent
-#: The contract tests' own wiring (Schemathesis runs), registered with this plugin.
-pytest_plugins = ["conformance_suite.contract.plugin"]
+#: The contract tests' wiring (Schemathesis runs) and the webhook receiver, registered with
+#: this plugin.
+pytest_plugins = ["conformance_suite.contract.plugin", "conformance_suite.webhooks_plugin"]
 UNKNOWN_ID = "btcal_conformance_does_not_exist"
 DIFFERS = "differs from our inference: "
 
@@ -54,6 +55,8 @@ def _recording(config) -> bool:
 def pytest_configure(config):
     config.addinivalue_line("markers", "requirement(id): the requirement (conformance/"
                             "requirements.toml) this test checks")
+    config.addinivalue_line("markers", "no_cassette: its exchanges cannot be recorded (e.g. "
+                            "webhook deliveries reach a receiver, not the client)")
     options = RunOptions(allow_dispatch=config.getoption("--allow-dispatch"),
                          mock_outcomes=config.getoption("--mock-outcomes"),
                          strict=config.getoption("conformance_strict"),
@@ -148,8 +151,8 @@ def pytest_collection_modifyitems(config, items):
                 strict=True, reason=f"known deviation: {deviation.reason} ({deviation.issue})"))
     if target.uses_cassettes:
         for item in suite:
-            # Fuzzing is not recorded (contract/conftest.py skips it with its reason).
-            if "/contract/" in item.nodeid:
+            # Fuzzing is not recorded (contract/plugin.py skips it with its reason).
+            if "/contract/" in item.nodeid or item.get_closest_marker("no_cassette"):
                 continue
             item.add_marker(pytest.mark.vcr)
             if target.replays and not _cassette_path(target, item).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
@@ -38,10 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the mock's undocumented choices: {' | '.join(CHOICE_SETS)} or a "
                              ".toml path (default: default; see conformance/mock/README.md)")
     parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
+    parser.add_argument("--webhook-url", metavar="URL",
+                        help="deliver signed post-call webhooks to this loopback URL "
+                             "(127.0.0.1, ::1 or localhost only)")
+    parser.add_argument("--webhook-secret", metavar="S",
+                        default=os.environ.get("CONFORMANCE_MOCK_WEBHOOK_SECRET"),
+                        help="HMAC secret of the deliveries (default env "
+                             "CONFORMANCE_MOCK_WEBHOOK_SECRET; printed only as a fingerprint)")
+    parser.add_argument("--webhook-no-retries", action="store_true",
+                        help="never retry a failed delivery (the vendor's default setting)")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", action="store_true",
                         help="do not log each request (uvicorn's access log), e.g. under load")
     return parser
+
+
+def _webhook_line(app) -> str:
+    hooks = app.state.parts.webhooks
+    if hooks is None:
+        return ""
+    d = hooks.dispatcher
+    return (f", webhooks to {d.url} (secret {d.secret_fingerprint}, "
+            f"retries {'on' if d.retries else 'off'})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         clock = ManualClock(args.start) if args.start is not None else ManualClock()
     else:
         clock = WallClock(args.time_scale)
+    if args.webhook_url and not args.webhook_secret:
+        print("conformance-mock: --webhook-url needs --webhook-secret (or env "
+              "CONFORMANCE_MOCK_WEBHOOK_SECRET)", file=sys.stderr)
+        return 2
     try:
         app = create_app(args.profile, keys=args.keys, clock=clock, faults=args.faults,
                          admin=args.admin, max_body_bytes=args.max_body_bytes,
-                         choices=args.choices)
+                         choices=args.choices,
+                         webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
+                         webhook_retries=not args.webhook_no_retries,
+                         webhook_background=bool(args.webhook_url))
     except (UnknownFault, ValueError) as exc:
         print(f"conformance-mock: {exc}", file=sys.stderr)
         return 2
@@ -69,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(map(key_fingerprint, app.state.keys))}, clock {args.clock}, "
           f"choices {app.state.choices.name}"
           f"{', admin API on /_mock/' if args.admin else ''}"
-          f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}",
+          f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}"
+          f"{_webhook_line(app)}",
           file=sys.stderr)
     # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,

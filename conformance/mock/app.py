@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.api import Api, api_for
-from conformance.mock.admin import admin_routes
+from conformance.mock.admin import ADMIN_PREFIX, admin_routes
 from conformance.mock.choices import Choices, load_choices
 from conformance.mock.clock import Clock, ManualClock
 from conformance.mock.errors import ApiError, ErrorBuilder
@@ -104,6 +104,7 @@ class AppParts:
     admin: bool = False
     keys: dict[str, str] = field(default_factory=dict, repr=False)
     encoder: Any = None
+    webhooks: Any = None  # conformance.mock.webhooks.MockWebhooks, when a URL is given
 
     @property
     def max_page_limit(self) -> int:
@@ -312,7 +313,10 @@ def create_app(profile: str | Profile = "elevenlabs",
                outcomes=DEFAULT_OUTCOMES, *, max_body_bytes: int = MAX_BODY_BYTES,
                default_concurrency: int | None = None, record_history: bool = False,
                seed: str = "mock", response_cache: bool = True,
-               choices: str | Path | Choices = "default") -> Starlette:
+               choices: str | Path | Choices = "default",
+               webhook_url: str | None = None, webhook_secret: str | None = None,
+               webhook_retries: bool = True, webhook_sender=None,
+               webhook_background: bool = False) -> Starlette:
     """The mock as an ASGI app.
 
     profile: "elevenlabs" | "voiceai" | "mock" (= elevenlabs) or a Profile.
@@ -326,6 +330,9 @@ def create_app(profile: str | Profile = "elevenlabs",
     choices: "default" | "alternate" | a path to a choice set (.toml) | a Choices.
     default_concurrency: overrides the choice set's `default_concurrency`.
     response_cache: keep each batch's encoded responses until its version moves.
+    webhook_url, webhook_secret: deliver a signed post-call event per finished call to this
+      loopback URL (conformance/mock/webhooks.py); webhook_retries (default on),
+      webhook_sender (inject the HTTP POST), webhook_background (a thread sends, served).
     """
     from conformance.mock.faults import apply_faults, resolve_faults
 
@@ -346,6 +353,10 @@ def create_app(profile: str | Profile = "elevenlabs",
         shaper=Shaper(spec), errors=errors, status=dict(DEFAULT_STATUS), choices=chosen,
         max_body_bytes=max_body_bytes, faults=tuple(f.name for f in fault_list), admin=admin,
         keys=key_map)
+    from conformance.mock.webhooks import admin_endpoint, attach_webhooks
+
+    parts.webhooks = attach_webhooks(parts, webhook_url, webhook_secret, retries=webhook_retries,
+                                     sender=webhook_sender, background=webhook_background)
     apply_faults(parts, fault_list)
     parts.encoder = (CachingEncoder if response_cache else Encoder)(parts.shaper)
 
@@ -363,6 +374,7 @@ def create_app(profile: str | Profile = "elevenlabs",
     ]
     if admin:
         routes += admin_routes(parts)
+        routes.append(Route(f"{ADMIN_PREFIX}/webhooks", admin_endpoint(parts), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
                     middleware=[Middleware(ClockDate, clock=clock)])
     app.state.parts = parts

@@ -76,7 +76,8 @@ def apply_faults(parts, faults: Iterable[Fault]) -> None:
 
 #: part name in AppParts -> its hook points
 HOOK_POINTS = {"store": store.HOOKS, "shaper": shaping.HOOKS, "errors": errors_module.HOOKS,
-               "validator": validation.HOOKS, "auth": ("resolve",)}
+               "validator": validation.HOOKS, "auth": ("resolve",),
+               "webhooks": ("event_for",)}
 
 
 def hook(parts, part: str, name: str, make: Callable[[Callable], Callable]) -> None:
@@ -373,3 +374,7 @@ def _delete_keeps_listed(parts):
     def on_delete(batch):
         return all(r.status in LIFE.recipient_terminal for r in batch.recipients)
     _replace(parts, "store", "on_delete", on_delete)
+
+
+# Webhook faults live in their own module and register into FAULTS on import.
+from conformance.mock import webhook_faults  # noqa: E402, F401

@@ -49,15 +49,18 @@ class Simulation:
             batch.last_updated = at
 
     def _recipient_to(self, batch: Batch, recipient: Recipient, status: str, at: int) -> None:
-        self._log(at, batch, recipient, recipient.status, status)
+        old = recipient.status
+        self._log(at, batch, recipient, old, status)
         batch.version += 1
-        batch.counts[recipient.status] -= 1
+        batch.counts[old] -= 1
         batch.counts[status] += 1
         recipient.status = status
         if at > recipient.updated_at:
             recipient.updated_at = at
         if at > batch.last_updated:
             batch.last_updated = at
+        for listener in self.listeners:
+            listener(batch, recipient, old, status, at)
 
     def _run_until(self, now: int) -> None:
         events, by_seq = self._events, self._by_seq

@@ -93,6 +93,10 @@ class Store(Simulation):
         self.cursors = Cursors(seed, self.choices.cursor_format)
         self._finished = LIFE.recipient_finished if self.choices.voicemail_counts_as_finished \
             else LIFE.recipient_finished - {"voicemail"}
+        #: listener(batch, recipient, old, new, at) on every recipient transition, and
+        #: hook(now) once caught up with the clock (conformance/mock/webhooks.py uses both).
+        self.listeners: list = []
+        self.after_sync: list = []
         self.lock = threading.RLock()
         self.reset()
 
@@ -122,6 +126,8 @@ class Store(Simulation):
                 now = self._synced_to   # the clock must not go back; ignore if it does
             self._run_until(now)
             self._synced_to = now
+            for hook in self.after_sync:
+                hook(now)
             return now
 
     def advance(self, seconds: int) -> int:

@@ -37,11 +37,14 @@ class MockTarget(Target):
         return load_profile("mock")
 
     def new_app(self, dialect: str | None = None, **kw):
+        """A fresh mock with this target's fault; `kw` goes to create_app (a clock, a
+        webhook receiver, a choice set)."""
         from conformance.mock.app import create_app
         from conformance.mock.clock import ManualClock
 
+        kw.setdefault("clock", ManualClock())
         return create_app(profile=dialect or self.dialect, keys=list(MOCK_KEYS),
-                          clock=ManualClock(), faults=[self.fault] if self.fault else [], **kw)
+                          faults=[self.fault] if self.fault else [], **kw)
 
     def client(self, *, validator, api_key=None, app=None, run=None):
         import warnings

@@ -34,7 +34,8 @@ def _interactions(path: Path):
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_both_dialects_have_a_full_set(vendor):
     """Every scenario module has cassettes for both dialects."""
-    modules = {p.stem for p in Path("conformance_suite/scenarios").glob("test_*.py")}
+    # test_webhooks: deliveries reach a receiver, not the client; nothing to record.
+    modules = {p.stem for p in Path(SCENARIOS).glob("test_*.py")} - {"test_webhooks"}
     recorded = {p.parent.name for p in _cassettes(vendor)}
     assert modules <= recorded
 

@@ -602,14 +602,15 @@ PROBES = {
 }
 
 
+# Webhook faults need a receiver: their probes are in tests/self/test_mock_webhooks.py.
 def test_every_fault_has_a_probe():
-    assert set(PROBES) == set(FAULTS)
+    assert set(PROBES) == {n for n, f in FAULTS.items() if f.category != "webhooks"}
     assert len(FAULTS) >= 12
     for f in FAULTS.values():
         assert f.category and f.description
 
 
-@pytest.mark.parametrize("name", sorted(FAULTS))
+@pytest.mark.parametrize("name", sorted(PROBES))
 def test_fault_changes_behaviour(name):
     probe, clean_expected = PROBES[name]
     clean = Api(create_app(), check=False)
