@@ -51,6 +51,7 @@ def _machine(target, name_prefix, live_run, agent_id):
             if target.in_process:
                 switch.current.state.store.advance(STEP_BEFORE.get(op, STEP_SECONDS))
             elif op == "submitBatchCall":
+                runner.drawn_id = False
                 case.body = fuzz.live_safe_body(case.body, name_prefix, int(time.time()),
                                                 agent_id=agent_id) or runner._held_body()
             else:
@@ -71,9 +72,10 @@ def _machine(target, name_prefix, live_run, agent_id):
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             # Name the credentials sent, so ignored_auth knows they are the run's own key.
+            excluded = [] if target.in_process else runner.excluded_checks()
             case.validate_response(response, additional_checks=additional_checks,
-                                   headers=kwargs.get("headers"), transport_kwargs=kwargs,
-                                   recorder=self.recorder)
+                                   excluded_checks=excluded, headers=kwargs.get("headers"),
+                                   transport_kwargs=kwargs, recorder=self.recorder)
 
         def after_call(self, response, case):
             super().after_call(response, case)
