@@ -6,6 +6,7 @@ send, how to wait, what time it is, what it lets a test do, and how to clean up.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -150,18 +151,50 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xfail(
                 strict=True, reason=f"known deviation: {deviation.reason} ({deviation.issue})"))
     if target.uses_cassettes:
+        skipped_when_recorded = _recorded_skips(target) if target.replays else {}
         for item in suite:
             # Fuzzing is not recorded (contract/plugin.py skips it with its reason).
             if "/contract/" in item.nodeid or item.get_closest_marker("no_cassette"):
                 continue
             item.add_marker(pytest.mark.vcr)
-            if target.replays and not _cassette_path(target, item).exists():
+            if not target.replays:
+                continue
+            reason = skipped_when_recorded.get(suite_id(item.nodeid))
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=f"skipped when recorded: {reason}"))
+            elif not _cassette_path(target, item).exists():
                 item.add_marker(pytest.mark.skip(
-                    reason="no cassette: the test was skipped or not run when recording"))
+                    reason="no cassette: the test was not run when recording"))
 
 
 def _cassette_path(target: Target, item) -> Path:
     return target.cassette_dir(str(item.fspath)) / f"{item.name}.yaml"
+
+
+def _skips_file(target: Target) -> Path:
+    """cassettes/<dialect>/skipped.json: the tests a recording run skipped, and why (the
+    recording target's guard decides what a test may send; a replay has no guard)."""
+    return target.cassette_dir("skipped").parent / "skipped.json"
+
+
+def _recorded_skips(target: Target) -> dict[str, str]:
+    path = _skips_file(target)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _note_recorded_skip(item, report) -> None:
+    """While recording, remember each skipped suite test (and drop the cassette its set-up
+    may have written: the replay skips the test instead)."""
+    config = item.config
+    target: Target = config.conformance_target
+    if not (target.uses_cassettes and not target.replays and _in_suite(item)):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    config.stash.setdefault(_SKIPS, {})[suite_id(item.nodeid)] = reason.removeprefix(
+        "Skipped: ")
+
+
+_SKIPS = pytest.StashKey[dict]()
 
 
 # --- target, spec, clients -------------------------------------------------------------
@@ -451,10 +484,14 @@ def _requirement(item) -> reqs.Requirement | None:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    if report.when == "setup" and report.skipped:
+        _note_recorded_skip(item, report)
     if report.when != "call" or not _in_suite(item):
         report.user_properties = list(item.user_properties)
         return
     target: Target = item.config.conformance_target
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _note_recorded_skip(item, report)
     requirement = _requirement(item)
     validator = item.funcargs.get("validator") if hasattr(item, "funcargs") else None
     props = item.user_properties
@@ -506,31 +543,17 @@ def pytest_report_teststatus(report, config):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
+    skips = config.stash.get(_SKIPS, None)
+    if skips:
+        target: Target = config.conformance_target
+        for nodeid in skips:
+            module, _, name = nodeid.partition("::")
+            target.cassette_dir(module).joinpath(f"{name}.yaml").unlink(missing_ok=True)
+        path = _skips_file(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(sorted(skips.items())), indent=1) + "\n")
     if getattr(config, "conformance_drift", None) is None:
         return
     if config.getoption("--strict-drift") and config.conformance_drift.entries \
             and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-# --- cassettes -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def vcr_config(target):
-    """Keys never reach a cassette (redacted by value wherever they travel: headers of any
-    name, query, body); requests match on method, path and query only."""
-    from conformance.cassettes import vcr_filters
-
-    return {
-        **vcr_filters(target.redactor),
-        "match_on": ["method", "path", "query"],
-        "decode_compressed_response": True,
-        "allow_playback_repeats": False,
-    }
-
-
-@pytest.fixture(scope="module")
-def vcr_cassette_dir(request, target):
-    """cassettes/<vendor>/<module>/."""
-    return str(target.cassette_dir(str(request.node.fspath)))
