@@ -33,7 +33,7 @@ faults: $(STAMP)
 
 ## The nightly fuzz depth: 1000 examples per operation, longer stateful runs.
 fuzz: $(STAMP)
-	CONFORMANCE_FUZZ=deep $(PY) -m pytest tests/contract
+	CONFORMANCE_FUZZ=deep $(PY) -m pytest conformance_suite/contract
 
 ## Schemathesis' CLI alone (no project hooks) against the served mock: every check, every
 ## phase, 10,000+ requests; fails on any 5xx or reported failure (conformance/mock/README.md).

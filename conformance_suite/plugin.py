@@ -226,6 +226,10 @@ def _suite_properties(record_testsuite_property, target, request):
     yield
     record_testsuite_property("coverage", request.config.conformance_coverage.as_json())
     record_testsuite_property("drift", request.config.conformance_drift.as_json())
+    run = request.config.stash.get(_LIVE_RUN, None)
+    if run is not None:
+        # Requests the run's guard refused: each one is a defect of the suite (0 expected).
+        record_testsuite_property("guard_refusals", str(len(run.ledger.refusals)))
 
 
 @pytest.fixture(autouse=True)
@@ -252,11 +256,16 @@ def name_prefix(run_id) -> str:
     return prefix(run_id)
 
 
+_LIVE_RUN = pytest.StashKey[object]()
+
+
 @pytest.fixture(scope="session")
-def live_run(target, run_id, name_prefix):
+def live_run(request, target, run_id, name_prefix):
     """The run's one safety set-up (guard, ledger, caps), shared by every client; whatever it
     still holds at the end is cancelled and deleted."""
     run = target.start_run(run_id, name_prefix)
+    if run is not None:
+        request.config.stash[_LIVE_RUN] = run
     yield run
     failed = target.end_run(run)
     if failed:

@@ -24,7 +24,7 @@ def test_cancel_cancels_every_recipient(client, submit_batch, api):
 
 @pytest.mark.requirement("CANCEL-2")
 def test_cancel_running_batch_leaves_no_call_unfinished(client, submit_batch, api, eventually,
-                                                       numbers):
+                                                       numbers, strict):
     """Cancelling a batch mid-run leaves no recipient pending, dispatched or in a call."""
     batch = submit_batch([numbers.completes_long] * 1 + numbers.completing(3),
                          dispatch=True, target_concurrency_limit=1)
@@ -36,7 +36,8 @@ def test_cancel_running_batch_leaves_no_call_unfinished(client, submit_batch, ap
     assert fetched["status"] == "cancelled"
     assert not [r for r in fetched["recipients"] if r["status"] in UNFINISHED]
     check_batch(fetched)
-    check_monotonic(running, fetched)
+    if strict:  # counters never going back is our inference (LIFE-5), not the vendor's word
+        check_monotonic(running, fetched)
 
 
 @pytest.mark.requirement("CANCEL-3")

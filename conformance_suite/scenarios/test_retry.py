@@ -29,7 +29,7 @@ def _by_number(batch):
 
 @pytest.mark.requirement("RETRY-1")
 def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_batch, numbers,
-                                                         eventually):
+                                                         eventually, strict):
     """Retry calls failed and no-response recipients again; completed ones are not called again."""
     before = _by_number(finished_batch)
     assert before[numbers.fails_once]["status"] == "failed"
@@ -44,7 +44,8 @@ def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_b
                        what="the retried batch finishing")
     assert {r["status"] for r in after["recipients"]} == {"completed"}
     check_batch(after)
-    check_monotonic(finished_batch, after)
+    if strict:  # counters never going back is our inference (LIFE-5), not the vendor's word
+        check_monotonic(finished_batch, after)
 
 
 @pytest.mark.requirement("RETRY-2")

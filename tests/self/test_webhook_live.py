@@ -14,10 +14,10 @@ from conformance.mock.clock import WallClock
 from conformance.mock.server import free_port, served
 from conformance.targets import MOCK_KEYS
 
-MODULE = "tests/scenarios/test_webhooks.py"
+MODULE = "conformance_suite/scenarios/test_webhooks.py"
 
 
-def _run(fault: str | None):
+def _run(fault: str | None, *extra: str):
     port = free_port()
     secret = secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}/webhook"
@@ -29,7 +29,7 @@ def _run(fault: str | None):
             code, out = finish(start(
                 pytest_command(MODULE, "--target=live:elevenlabs", "--allow-dispatch",
                                "--mock-outcomes", "-rfs", "--webhook-receiver", url,
-                               "--webhook-port", str(port)),
+                               "--webhook-port", str(port), *extra),
                 live_env("elevenlabs", base_url, CONFORMANCE_WEBHOOK_SECRET=secret)))
             leftovers = app.state.store.all_batches()
     finally:
@@ -51,7 +51,11 @@ def test_webhook_scenarios_pass_live_with_a_receiver():
     ("webhook-cancelled-recipient-event", "test_cancelled_recipients_get_no_event"),
 ])
 def test_live_path_catches_webhook_faults(fault, catcher):
+    """The catcher checks an inferred requirement (WEBHOOK-7): on a vendor it is reported as
+    differing from our inference, and with --strict-inferred it fails the run."""
     code, out, leftovers = _run(fault)
+    assert code == 0 and "1 differs" in out, out[-2000:]
+    code, out, leftovers = _run(fault, "--strict-inferred")
     assert code == 1, out[-2000:]
     assert f"FAILED {MODULE}::{catcher}" in out
     assert leftovers == []
