@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from html.parser import HTMLParser
 
-from livehelp import finish, start
+from livehelp import finish, live_env, served_mock, start
 
 
 class _Matrix(HTMLParser):
@@ -47,3 +47,49 @@ def test_run_is_0_when_conformant_and_1_when_a_fault_is_caught(tmp_path):
 
     code, out = _run(tmp_path, "mock")
     assert code == 0, out
+
+
+def _one_line_exit_2(code, out):
+    assert code == 2, out
+    lines = [line for line in out.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in out, out
+    return lines[0]
+
+
+def test_an_unreachable_live_target_is_exit_2_in_one_line(tmp_path):
+    """Nothing listens there: the suite could not run (2), not NOT CONFORMANT (1)."""
+    from conformance.mock.server import free_port
+
+    env = live_env("elevenlabs", f"http://127.0.0.1:{free_port()}")
+    line = _one_line_exit_2(*finish(start([sys.executable, "-m", "conformance", "run",
+                                           "--target", "live:elevenlabs", "--reports",
+                                           str(tmp_path)], env)))
+    assert "unreachable" in line and not list(tmp_path.glob("*.xml"))
+
+
+def test_an_unknown_fault_is_refused_before_anything_runs(tmp_path):
+    line = _one_line_exit_2(*finish(start([sys.executable, "-m", "conformance", "run",
+                                           "--target", "mock:nonexistent-fault", "--reports",
+                                           str(tmp_path)])))
+    assert "nonexistent-fault" in line and "known faults" in line
+
+
+def test_sweep_with_a_wrong_key_is_exit_2_in_one_line():
+    with served_mock("elevenlabs") as (_, base_url):
+        env = live_env("elevenlabs", base_url, ELEVENLABS_API_KEY="not-a-key-of-this-server")
+        line = _one_line_exit_2(*finish(start([sys.executable, "-m", "conformance", "sweep",
+                                               "--target", "live:elevenlabs"], env)))
+    assert "401" in line and "not-a-key" not in line
+
+
+def test_run_from_another_folder_writes_its_reports_there(tmp_path):
+    """From any folder: the suite runs from the package and the reports land where asked."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "conformance", "run", "--target", "mock",
+                           "--reports", "out", "--suite", "conformance_suite.scenarios", "--",
+                           "-q", "-k", "cancel_cancels"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (tmp_path / "out" / "mock.xml").exists() and (tmp_path / "out" / "report.html").exists()
+    assert "CONFORMANT" in done.stdout + done.stderr
