@@ -41,7 +41,12 @@ def vendor_fragment() -> Path:
     return found[0]
 
 
-VENDOR_FRAGMENT = vendor_fragment()
+def __getattr__(name: str):
+    """`VENDOR_FRAGMENT`, found when asked for: an installed wheel carries no vendor folder
+    (building the spec is a checkout's job), and importing this module must not fail there."""
+    if name == "VENDOR_FRAGMENT":
+        return vendor_fragment()
+    raise AttributeError(name)
 
 # vendor operationId -> (our operationId, vendor path, method)
 OPERATIONS = {
@@ -292,9 +297,10 @@ def build(vendor: dict | None = None, fragment_name: str | None = None) -> dict:
     fragment, `conformance diff` compares them in this form): operations and models this
     module does not know are kept as the vendor publishes them."""
     if vendor is None:
-        vendor = json.loads(VENDOR_FRAGMENT.read_text())
-        fragment_name = VENDOR_FRAGMENT.name
-    fragment_name = fragment_name or VENDOR_FRAGMENT.name
+        fragment = vendor_fragment()
+        vendor = json.loads(fragment.read_text())
+        fragment_name = fragment.name
+    fragment_name = fragment_name or vendor_fragment().name
     schemas = copy.deepcopy(vendor.get("components", {}).get("schemas", {}))
     renames = {vendor_name: name for vendor_name, name in RENAMES.items() if vendor_name in schemas}
     for vendor_name, name in renames.items():
