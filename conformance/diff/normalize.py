@@ -46,8 +46,8 @@ def _is_null(doc: dict, alternative) -> bool:
     target, _ = deref(doc, alternative)
     if not isinstance(target, dict):
         return False
-    kind = target.get("type")
-    return kind == "null" or kind == ["null"] or target.get("enum") == [None]
+    declared = target.get("type")
+    return declared == "null" or declared == ["null"] or target.get("enum") == [None]
 
 
 @dataclass

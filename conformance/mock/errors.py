@@ -80,11 +80,11 @@ def item(type_: str, loc: list, msg: str, input_: Any, ctx: dict | None = None) 
 
 def pydantic_errors(error, prefix: list) -> list[dict]:
     """One jsonschema ValidationError as FastAPI (pydantic v2) error items."""
-    kind = error.validator
+    keyword = error.validator
     loc = prefix + list(error.absolute_path)
     inst = error.instance
     value = error.validator_value
-    if kind in ("anyOf", "oneOf"):
+    if keyword in ("anyOf", "oneOf"):
         branches: dict[int, list] = {}
         for sub in error.context or ():
             branches.setdefault(sub.relative_schema_path[0], []).append(sub)
@@ -94,10 +94,10 @@ def pydantic_errors(error, prefix: list) -> list[dict]:
             return [item for sub in useful[0] for item in pydantic_errors(sub, prefix)]
         # Several candidate types: report each branch, like pydantic's union errors.
         return [item for subs in useful for sub in subs for item in pydantic_errors(sub, prefix)]
-    if kind == "required":
+    if keyword == "required":
         return [item("missing", loc + [name], "Field required", inst)
                 for name in value if isinstance(inst, dict) and name not in inst]
-    if kind == "type":
+    if keyword == "type":
         expected = value if isinstance(value, list) else [value]
         expected = [t for t in expected if t != "null"] or expected
         first = expected[0]
@@ -116,43 +116,43 @@ def pydantic_errors(error, prefix: list) -> list[dict]:
             return [item("dict_type", loc, "Input should be a valid dictionary", inst)]
         type_, msg = _TYPE_ERRORS.get(first, ("value_error", error.message))
         return [item(type_, loc, msg, inst)]
-    if kind == "minimum":
+    if keyword == "minimum":
         return [item("greater_than_equal", loc, f"Input should be greater than or equal to "
                       f"{_num(value)}", inst, {"ge": _num(value)})]
-    if kind == "maximum":
+    if keyword == "maximum":
         return [item("less_than_equal", loc, f"Input should be less than or equal to "
                       f"{_num(value)}", inst, {"le": _num(value)})]
-    if kind == "exclusiveMinimum":
+    if keyword == "exclusiveMinimum":
         return [item("greater_than", loc, f"Input should be greater than {_num(value)}", inst,
                       {"gt": _num(value)})]
-    if kind == "exclusiveMaximum":
+    if keyword == "exclusiveMaximum":
         return [item("less_than", loc, f"Input should be less than {_num(value)}", inst,
                       {"lt": _num(value)})]
-    if kind == "maxItems":
+    if keyword == "maxItems":
         return [item("too_long", loc, f"List should have at most {value} item"
                       f"{'s' if value != 1 else ''} after validation, not {len(inst)}", inst,
                       {"field_type": "List", "max_length": value, "actual_length": len(inst)})]
-    if kind == "minItems":
+    if keyword == "minItems":
         return [item("too_short", loc, f"List should have at least {value} item"
                       f"{'s' if value != 1 else ''} after validation, not {len(inst)}", inst,
                       {"field_type": "List", "min_length": value, "actual_length": len(inst)})]
-    if kind == "maxLength":
+    if keyword == "maxLength":
         return [item("string_too_long", loc, f"String should have at most {value} "
                       f"character{'s' if value != 1 else ''}", inst, {"max_length": value})]
-    if kind == "minLength":
+    if keyword == "minLength":
         return [item("string_too_short", loc, f"String should have at least {value} "
                       f"character{'s' if value != 1 else ''}", inst, {"min_length": value})]
-    if kind == "pattern":
+    if keyword == "pattern":
         return [item("string_pattern_mismatch", loc, f"String should match pattern '{value}'",
                       inst, {"pattern": value})]
-    if kind == "enum":
+    if keyword == "enum":
         expected = _expected(value)
         return [item("enum", loc, f"Input should be {expected}", inst, {"expected": expected})]
-    if kind == "const":
+    if keyword == "const":
         expected = _expected([value])
         return [item("literal_error", loc, f"Input should be {expected}", inst,
                       {"expected": expected})]
-    if kind in ("additionalProperties", "unevaluatedProperties") and isinstance(inst, dict):
+    if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(inst, dict):
         allowed = set(error.schema.get("properties", {}))
         return [item("extra_forbidden", loc + [k], "Extra inputs are not permitted", v)
                 for k, v in inst.items() if k not in allowed]

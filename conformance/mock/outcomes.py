@@ -43,7 +43,7 @@ FICTIONAL = re.compile(r"^\+1\d{3}55501(\d\d)$")
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str            # completes | fails | voicemail | no_answer
+    result: str          # completes | fails | voicemail | no_answer
     talk_secs: int = 0   # for completes / voicemail
 
 
@@ -84,13 +84,13 @@ def outcome_for(phone_number: str | None, attempt: int = 1) -> Outcome:
 
 def plan(outcome: Outcome, ringing_timeout_secs: int = 60) -> tuple[Step, ...]:
     """The statuses a call goes through after `dispatched`, with their offsets."""
-    if outcome.kind == FAILS:
+    if outcome.result == FAILS:
         return (Step(DIAL_SECS, "initiated"), Step(DIAL_SECS + FAIL_SECS, "failed"))
-    if outcome.kind == NO_ANSWER:
+    if outcome.result == NO_ANSWER:
         return (Step(DIAL_SECS, "initiated"),
                 Step(DIAL_SECS + ringing_timeout_secs, "failed"))
     answered = DIAL_SECS + RING_SECS
-    final = "voicemail" if outcome.kind == VOICEMAIL else "completed"
+    final = "voicemail" if outcome.result == VOICEMAIL else "completed"
     return (Step(DIAL_SECS, "initiated"), Step(answered, "in_progress"),
             Step(answered + outcome.talk_secs, final))
 

@@ -1,6 +1,6 @@
 """The clock-driven half of the store: a discrete-event simulation of the calls.
 
-A heap of (time, seq, kind, batch seq, recipient index, token) events: the start of a
+A heap of (time, seq, event, batch seq, recipient index, token) events: the start of a
 batch, a refill of its free concurrency slots, or the next step of one call. Events at the
 same second run in the order they were scheduled. An event names its batch by sequence
 number, never by reference, so a deleted batch is freed at once: its queued events find
@@ -33,9 +33,9 @@ class Simulation:
     def is_done(self, batch: Batch) -> bool:     # hook point, see store.HOOKS
         return batch.terminal >= len(batch.recipients)
 
-    def _schedule(self, at: int, kind: str, batch: Batch, index: int, token: int) -> None:
+    def _schedule(self, at: int, event: str, batch: Batch, index: int, token: int) -> None:
         self._event_seq += 1
-        heapq.heappush(self._events, (at, self._event_seq, kind, batch.seq, index, token))
+        heapq.heappush(self._events, (at, self._event_seq, event, batch.seq, index, token))
 
     def _log(self, at: int, batch: Batch, recipient: Recipient | None, old, new) -> None:
         if self.record_history:
@@ -65,17 +65,17 @@ class Simulation:
     def _run_until(self, now: int) -> None:
         events, by_seq = self._events, self._by_seq
         while events and events[0][0] <= now:
-            at, _, kind, seq, index, token = heapq.heappop(events)
+            at, _, event, seq, index, token = heapq.heappop(events)
             batch = by_seq.get(seq)
             if batch is None:
                 continue                          # deleted: nothing keeps it alive
-            if kind == "start":
+            if event == "start":
                 if token != batch.token or batch.status != "pending":
                     continue
                 self._batch_to(batch, "in_progress", at)
                 self._fill(batch, at)
                 self._check_done(batch, at)
-            elif kind == "fill":
+            elif event == "fill":
                 if token != batch.token or batch.status != "in_progress":
                     continue
                 self._fill(batch, at)

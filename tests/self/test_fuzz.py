@@ -135,7 +135,7 @@ def test_recipient_rule_is_satisfied_only_where_missing():
 def test_fictional_numbers_complete_and_fail_alternately():
     from conformance.mock.outcomes import outcome_for
 
-    kinds = [outcome_for(fuzz.mixed_number(i)).kind for i in range(4)]
+    kinds = [outcome_for(fuzz.mixed_number(i)).result for i in range(4)]
     assert kinds == ["completes", "fails", "completes", "fails"]
     assert all(is_fictional_phone(fuzz.mixed_number(i)) for i in range(500))
 

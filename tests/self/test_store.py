@@ -113,9 +113,9 @@ def test_outcome_table_first_call_and_retry(store, name, first, retry):
 
 
 def test_outcome_defaults_and_any_area_code():
-    assert outcome_for("+12125550110").kind == "fails"
-    assert outcome_for("+141555501000").kind == "completes"   # outside the pattern: default
-    assert outcome_for(None).kind == "completes"
+    assert outcome_for("+12125550110").result == "fails"
+    assert outcome_for("+141555501000").result == "completes"   # outside the pattern: default
+    assert outcome_for(None).result == "completes"
 
 
 @pytest.mark.parametrize("name,path", [
