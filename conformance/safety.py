@@ -1,22 +1,30 @@
-"""Live-run safety, enforced in the HTTP transport.
+r"""Live-run safety, enforced in the HTTP transport.
 
 A live run talks to a vendor that rings real phones. Every request goes through
 `SafetyTransport` (sync) or `AsyncSafetyTransport`, which inspects it *before* it leaves the
 process and raises `UnsafeRequest` (nothing sent) unless all of these hold:
 
 * the host is one of ``policy.allowed_hosts`` (exact, case-insensitive; default loopback
-  only), a non-loopback host uses https, and a ``Host`` header, if any, names the URL's host;
+  only), a non-loopback host uses https, the ``Host`` header names exactly the URL's host and
+  port, and no routing header (``X-Forwarded-Host``, ``Forwarded``, ``X-Original-URL`` and
+  kin) asks a proxy or framework to route elsewhere;
 * the path is read once from the raw URL (percent-decoded once) and has no ``.``/``..``
-  segment and no encoded ``/``;
-* GET/HEAD/OPTIONS carry no body and no method-override header (``X-HTTP-Method-Override``
-  and kin): then they are reads, and safe;
+  segment and no encoded ``/``; a mutating request's path has, once decoded, no ``%XX``
+  left (a server decoding twice reads another path), no ``\``, ``;`` or control character;
+* no request asks for another method (``X-HTTP-Method-Override`` and kin, or a ``_method``
+  query parameter): GET/HEAD/OPTIONS with no body are then reads, and safe;
 * any other method must be an operation of the dialect's table (conformance.api) with that
   method: submit, cancel, retry, delete (or a path under one of
-  ``policy.extra_mutating_paths``, loopback hosts only, e.g. the mock admin API);
-* every mutating body: every phone-number-like run in any string (digits of any script,
-  usual separators), and every integer of 11-15 digits, anywhere in it (keys too) is in the
-  fictional range ``+1 NXX 555-0100..0199``; a recipient's ``phone_number`` is exactly
-  that form (a string, ASCII digits, nothing around it);
+  ``policy.extra_mutating_paths``, whole segments, loopback hosts only, e.g. the mock admin
+  API);
+* every mutating body and query: every phone-number-like run in any string (NFKC-folded, so
+  full-width digits count; digits of any script; separators: spaces of any kind, dashes of
+  any kind, minus signs and middle dots, ``_ / \ . ( )``; invisible format characters such
+  as zero-width spaces are dropped), read as every window of its digit groups of 10-15
+  digits (so a real number beside a fictional one is seen), and every integer or integral
+  float of 11-15 digits, anywhere in it (keys too) is in the fictional range
+  ``+1 NXX 555-0100..0199``; a recipient's ``phone_number`` is exactly that form (a string,
+  ASCII digits, nothing around it);
 * submit: the body is JSON (duplicate keys refused: a server may read another copy); a body
   that names no one to call (no ``recipients`` array, or no recipient object carrying a phone
   number or WhatsApp id) cannot place a call and is sent as it is (request validation is
@@ -32,8 +40,11 @@ process and raises `UnsafeRequest` (nothing sent) unless all of these hold:
 * retry: the batch was created by this run *and* ``policy.allow_dispatch`` (a retry may dial at
   once, whatever the original schedule).
 
-Redirects are never followed (a guarded client has ``follow_redirects=False``), so a key is
-never forwarded to another origin and no id from elsewhere is recorded as owned.
+Redirects are never followed: a guarded client has ``follow_redirects=False``, and a request
+httpx builds to follow a redirect the transport answered (a client built by hand with
+``follow_redirects=True``, or ``follow_redirects=True`` on one request) is refused (rule
+``redirect``), so a key is never forwarded to another origin and no id from elsewhere is
+recorded as owned.
 `explain(request)` answers "would this be refused, and why" without sending or counting.
 
 Caps and ownership live in the `Ledger`; share one ledger between all clients of a run.
@@ -92,12 +103,28 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 #: seconds, or an overflowing one, is not "far in the future" to every server.
 MAX_SCHEDULE_AHEAD_S = 5 * 365 * 24 * 3600
 METHOD_OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override")
+#: Query parameters some frameworks read as the method (Rails, Laravel, method-override).
+METHOD_OVERRIDE_PARAMS = ("_method", "x-http-method-override")
+#: Headers a proxy or framework may route by instead of the Host header or the path.
+ROUTING_HEADERS = ("x-forwarded-host", "x-forwarded-server", "x-host", "x-original-host",
+                   "forwarded", "x-original-url", "x-rewrite-url", "x-forwarded-prefix",
+                   "x-forwarded-uri", "x-forwarded-path")
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+#: Set on a request whose response was a redirect: httpx copies a request's extensions into
+#: the request it builds to follow the redirect, so that one is recognised and refused.
+_REDIRECTED = "conformance.safety.redirected"
+_HOST_HEADER = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))"
+                          r"(?::(?P<port>[0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
-#: What may be a phone number inside any string: an optional +, then digits with the usual
-#: separators, 10 to 15 digits in all (E.164 allows 15; 10 is a national US number). Digits
-#: of any script count (a server may read them as digits).
-_PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{8,22}\d")
-_SEPARATORS = re.compile(r"[ ().-]")
+#: What may hold a phone number inside a string (after `_fold`): an optional +, then digits
+#: with separators between them. Its digit groups are read in every window of 10 to 15
+#: digits (E.164 allows 15; 10 is a national US number). Digits of any script count (a
+#: server may read them as digits).
+_PHONE_LIKE = re.compile(r"\+?\d[\d ().-]*\d")
+_GROUP_SPLIT = re.compile(r"[ ().+-]+")
+#: Separator-like characters outside `_fold`'s Unicode categories: minus sign, middle dots.
+_EXTRA_SEPARATORS = frozenset("_/\\\t\n\r\v\f\u2212\u00b7\u2027\u2219\u30fb")
 
 
 class UnsafeRequest(Exception):
@@ -140,21 +167,52 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
+def _fold(text: str) -> str:
+    """`text` as a server might read a number in it: NFKC (full-width digits and plus become
+    ASCII), invisible format characters (zero-width space, joiners, BOM) dropped, every space,
+    dash and connector of any script, ``_``, ``/`` and ``\\`` turned into a plain space."""
+    out = []
+    for c in unicodedata.normalize("NFKC", text):
+        kind = unicodedata.category(c)
+        if kind == "Cf":
+            continue
+        out.append(" " if kind in ("Zs", "Zl", "Zp", "Pd", "Pc") or c in _EXTRA_SEPARATORS
+                   else c)
+    return "".join(out)
+
+
+def _windows(run: str) -> list[str]:
+    """Every run of consecutive digit groups in `run` with 10 to 15 digits, as +digits."""
+    groups = [_ascii_digits(g) for g in _GROUP_SPLIT.split(run) if g]
+    found = []
+    for i in range(len(groups)):
+        digits = ""
+        for group in groups[i:]:
+            digits += group
+            if len(digits) > 15:
+                break
+            if len(digits) >= 10:
+                found.append("+" + digits)
+    return found
+
+
 def phone_likes(value: Any) -> list[str]:
-    """Every phone-number-like run in `value` (a string, or an integer of 11 to 15 digits:
-    ten digits is every unix time), as +digits."""
+    """Every phone-number-like run in `value` (a string, or an integer or integral part of
+    a float of 11 to 15 digits: ten digits is every unix time), as +digits."""
     if isinstance(value, bool):
         return []
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return []
+        value = int(value)
     if isinstance(value, int):
         text = str(abs(value))
         return ["+" + text] if 11 <= len(text) <= 15 else []
     if not isinstance(value, str):
         return []
     found = []
-    for run in _PHONE_LIKE.findall(value):
-        digits = _ascii_digits(_SEPARATORS.sub("", run))
-        if 10 <= len(digits.lstrip("+")) <= 15:
-            found.append(digits if digits.startswith("+") else "+" + digits)
+    for run in _PHONE_LIKE.findall(_fold(value)):
+        found.extend(_windows(run))
     return found
 
 
@@ -276,6 +334,39 @@ def _decoded_path(url: httpx.URL) -> str | None:
     return "/".join(decoded)
 
 
+_STILL_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _ambiguous(path: str) -> str | None:
+    """What in a once-decoded path another server would read differently, or None."""
+    if _STILL_ENCODED.search(path):
+        return "a '%XX' left after decoding once (a server decoding twice reads another path)"
+    for c in path:
+        if c in "\\;":
+            return f"{c!r} (a server may read it as a separator)"
+        if unicodedata.category(c) in ("Cc", "Cf") or c == "\ufffd":
+            return f"the character {c!r}"
+    return None
+
+
+def _host_matches(named: str, url: httpx.URL) -> bool:
+    """The Host header names exactly the URL's host and port (the default one may be
+    omitted or spelt out), nothing else (no user info, no space, no second host)."""
+    m = _HOST_HEADER.fullmatch(named)
+    if m is None:
+        return False
+    host = (m["v6"] or m["name"]).lower()
+    default = _DEFAULT_PORTS.get(url.scheme)
+    port = int(m["port"]) if m["port"] else default
+    return host == (url.host or "").lower() and port == (url.port or default)
+
+
+def _under(path: str, prefix: str) -> bool:
+    """`path` is `prefix` or below it, by whole segments."""
+    base = prefix.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
 @dataclass
 class _Plan:
     """What to do with the response of an allowed request."""
@@ -323,23 +414,38 @@ class _Guard:
             raise refuse(f"host {host!r} is not allowed", "host")
         if url.scheme != "https" and host not in LOOPBACK_HOSTS:
             raise refuse(f"scheme {url.scheme!r}: a non-loopback host needs https", "host")
-        named = request.headers.get("host")
-        if named is not None and urlsplit(f"//{named}").hostname != host:
-            raise refuse(f"Host header {named!r} does not name {host!r}", "host")
+        if request.extensions.get(_REDIRECTED):
+            raise refuse("a redirect is being followed (redirects are never followed: the key "
+                         "would go with it)", "redirect")
+        named = request.headers.get_list("host")
+        if len(named) != 1 or not _host_matches(named[0], url):
+            raise refuse(f"Host header {', '.join(named)!r} does not name "
+                         f"{url.netloc.decode('ascii')!r}",
+                         "host")
+        routing = [h for h in ROUTING_HEADERS if h in request.headers]
+        if routing:
+            raise refuse(f"routing header {routing[0]} (a proxy may route by it)", "host")
         path = _decoded_path(url)
         if path is None:
             raise refuse(f"path {url.raw_path!r} hides its structure (encoded '/' or a dot "
                          "segment)", "path")
         method = request.method.upper()
+        override = [h for h in METHOD_OVERRIDES if h in request.headers]
+        override += [f"?{k}" for k in url.params if k.lower() in METHOD_OVERRIDE_PARAMS]
         if method in SAFE_METHODS:
             if request.content:
                 raise refuse(f"{method} with a body", "safe-method")
-            override = [h for h in METHOD_OVERRIDES if h in request.headers]
             if override:
                 raise refuse(f"{method} with a method override ({override[0]})", "safe-method")
             found = p.api.match("GET", path) if method == "GET" else None
             return _Plan(found[0].name if found else None)
-        if host in LOOPBACK_HOSTS and any(path.startswith(x) for x in p.extra_mutating_paths):
+        if override:
+            raise refuse(f"{method} with a method override ({override[0]})", "method-override")
+        why = _ambiguous(path)
+        if why is not None:
+            raise refuse(f"path {url.raw_path!r} has {why}", "path")
+        self._no_real_numbers_in_query(request, refuse)
+        if host in LOOPBACK_HOSTS and any(_under(path, x) for x in p.extra_mutating_paths):
             return _Plan(None)  # e.g. the mock's admin API; never honoured for a vendor host
         found = p.api.match(method, path)
         if found is None or not found[0].mutating:
@@ -359,6 +465,16 @@ class _Guard:
         elif not (owned or swept):
             raise refuse(f"{op.name} of batch {batch_id!r} not created by this run", "owner")
         return _Plan(None)
+
+    def _no_real_numbers_in_query(self, request: httpx.Request, refuse) -> None:
+        """A server may merge query parameters into the body: they are scanned too."""
+        if self.policy.allow_any_phone:
+            return
+        params = [[k, v] for k, v in request.url.params.multi_items()]
+        real = real_numbers(params, "?")
+        if real:
+            raise refuse(f"what may be a real phone number in the query at {real[0]} (only "
+                         "+1NXX5550100..0199 is sent)", "phone")
 
     def _no_real_numbers(self, request: httpx.Request, refuse) -> Any:
         if not request.content:
@@ -493,6 +609,13 @@ def _rebuild(response: httpx.Response, raw: bytes) -> tuple[httpx.Response, byte
     return fresh, body
 
 
+def _mark_redirect(request: httpx.Request, response: httpx.Response) -> None:
+    """Mark a request answered by a redirect: httpx copies the mark into the request it
+    builds to follow it, and the guard refuses that one (whatever the client's settings)."""
+    if response.status_code in _REDIRECT_CODES and "location" in response.headers:
+        request.extensions[_REDIRECTED] = True
+
+
 class _GuardedTransport:
     """What both transports share: the guard, its ledger and `explain`."""
 
@@ -516,6 +639,7 @@ class SafetyTransport(_GuardedTransport, httpx.BaseTransport):
         request.read()
         plan = self._guard.before(request)
         response = self.inner.handle_request(request)
+        _mark_redirect(request, response)
         if not self._guard.wants_body(plan, response):
             return response
         if response.is_stream_consumed:  # already read (e.g. MockTransport): use it as is
@@ -540,6 +664,7 @@ class AsyncSafetyTransport(_GuardedTransport, httpx.AsyncBaseTransport):
         await request.aread()
         plan = self._guard.before(request)
         response = await self.inner.handle_async_request(request)
+        _mark_redirect(request, response)
         if not self._guard.wants_body(plan, response):
             return response
         if response.is_stream_consumed:

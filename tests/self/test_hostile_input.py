@@ -298,3 +298,27 @@ def test_deleting_future_batches_frees_them():
     # 50 batches of 2,000 recipients kept alive would be tens of MiB.
     assert grown < 2 * 1024 * 1024, f"{grown / 2**20:.1f} MiB kept after 50 deletes"
     assert store.all_batches() == []
+
+
+def test_a_cursor_never_issued_is_one_answer_whatever_its_shape(server):
+    """A forged `last_doc` stays a 422 (README "Choices"; the spec cannot say which strings a
+    server issued, so a plain `st run` reports it as ST202 by design). The answer is the same
+    for garbage, for a well-formed forgery and for another workspace's real cursor: it tells
+    a client nothing about which it sent."""
+    app, base_url = server
+    profile = app.state.profile
+    url = base_url + profile.base_path
+    mine, theirs = {profile.auth_header: KEY}, {profile.auth_header: OTHER_KEY}
+    for _ in range(2):
+        httpx.post(url + "/submit", headers=theirs, json=body(scheduled_time_unix=FAR))
+    real = httpx.get(url + "/workspace", params={"limit": 1}, headers=theirs).json()["next_doc"]
+    assert real
+    forged = ("A" if real[0] != "A" else "B") + real[1:]  # same length, same alphabet
+    answers = []
+    for cursor in ("F", real, forged, "A" * len(real)):
+        r = httpx.get(url + "/workspace", params={"last_doc": cursor}, headers=mine)
+        assert r.status_code == 422, r.text
+        (detail,) = r.json()["detail"]
+        assert detail["loc"] == ["query", "last_doc"] and detail["input"] == cursor
+        answers.append(json.dumps(detail).replace(json.dumps(cursor)[1:-1], "<cursor>"))
+    assert len(set(answers)) == 1, answers

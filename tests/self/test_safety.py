@@ -676,3 +676,297 @@ def test_sweep_refuses_foreign_prefixes_and_stops_on_cursor_loops():
         httpx.MockTransport(looping), policy(sweep_prefix=PREFIX)))
     assert teardown.sweep(c2, BASE, PREFIX, NOW) == []
     assert len(calls) == 2
+
+
+# --------------------------------------------------------------- attempts to get past it
+# Each probe below passed an earlier guard (issue 14) or is a neighbour of one that did. Every
+# one must be refused before it reaches the inner transport, with the rule it breaks named.
+
+
+def _owned_client(**kw):
+    """A client that owns btcal_1 (created through it), on an in-process fake server."""
+    c, server = client(**kw)
+    assert c.post(f"{BASE}/submit", json=body()).json()["id"] == "btcal_1"
+    assert isinstance(c._transport.inner, httpx.MockTransport)  # nothing leaves the process
+    return c, server
+
+
+def probe(c, server, rule, method, url, **kw):
+    exc = refused(c, server, method, url, **kw)
+    assert exc.rule == rule, f"{exc.rule}: {exc.reason}"
+    return exc
+
+
+REAL = "+14155552671"  # a real-looking number: only ever sent to the in-process fake server
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", f"{BASE}/btcal_1/cancel"), ("POST", f"{BASE}/btcal_1/retry"),
+    ("DELETE", f"{BASE}/btcal_1"),
+])
+@pytest.mark.parametrize("payload", [
+    {"note": REAL}, {"a": [[{"b": [REAL]}]]}, {REAL: True}, [1, [2, [f"call {REAL}"]]],
+])
+def test_a_real_number_in_a_cancel_retry_or_delete_body_is_refused(method, path, payload):
+    c, server = _owned_client(allow_dispatch=True)
+    probe(c, server, "phone", method, path, content=json.dumps(payload),
+          headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("spelling", [
+    "+1/415/555/2671", "+1_415_555_2671", "+1\u00a0415\u00a0555\u00a02671",
+    "+1\u2013415\u2013555\u20132671", "+1\u2014415\u2014555\u20142671", "+1\t415\t555\t2671",
+    "+1415\u200b555\u200d2671", "\ufeff+14155552671", "\uff0b\uff11\uff14\uff11\uff15"
+    "\uff15\uff15\uff15\uff12\uff16\uff17\uff11", "+1\u3000415\u3000555\u30002671",
+    "+1\\415\\555\\2671", "+1\u2212415\u2212555\u22122671", "+1\u00b7415\u00b7555\u00b72671",
+    "1 . 415 . 555 . 2671",
+    "4155552671 4155550100", "+14155550100 4155552671", "\u0664\u0661\u0665\u0665\u0665"
+    "\u0665\u0662\u0666\u0667\u0661", "tel:+1-415-555-2671;ext=1",
+])
+def test_a_real_number_split_or_disguised_is_refused(spelling):
+    """Unusual separators, invisible characters, full-width and Arabic-Indic digits, and a
+    real number beside a fictional one (one 20-digit run once hid both)."""
+    c, server = client()
+    recipient = {"phone_number": "+14155550100",
+                 "conversation_initiation_client_data": {"dynamic_variables": {"x": spelling}}}
+    probe(c, server, "phone", "POST", f"{BASE}/submit", json=body(recipients=[recipient]))
+
+
+@pytest.mark.parametrize("number", ["14155552671.0", "1.4155552671e10", "14155552671.5",
+                                    "-14155552671", "141555526710"])
+def test_a_real_number_as_a_json_number_of_any_spelling_is_refused(number):
+    c, server = client()
+    text = json.dumps(body(agent_id="@@")).replace('"@@"', number)
+    probe(c, server, "phone", "POST", f"{BASE}/submit", content=text,
+          headers={"content-type": "application/json"})
+
+
+def test_a_real_number_in_the_query_of_a_mutation_is_refused():
+    """A server may merge query parameters into the body it reads."""
+    c, server = _owned_client()
+    probe(c, server, "phone", "POST", f"{BASE}/submit", json=body(),
+          params={"recipients[0][phone_number]": REAL})
+    probe(c, server, "phone", "POST", f"{BASE}/btcal_1/cancel", params={REAL: "1"})
+    c.get(f"{BASE}/workspace", params={"q": REAL})  # a read cannot dial: sent
+    assert server.seen[-1].method == "GET"
+
+
+def test_fictional_numbers_in_every_spelling_are_still_sent():
+    """The wider scan does not refuse the fictional range however it is written."""
+    c, server = client()
+    variables = {"a": "+1 (415) 555-0100", "b": "+1\u00a0415\u2013555\u20130199",
+                 "c": "\uff0b\uff11\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
+                 "d": "415/555/0150", "e": 14155550123, "f": 14155550123.0}
+    recipient = {"phone_number": "+14155550100",
+                 "conversation_initiation_client_data": {"dynamic_variables": variables}}
+    assert c.post(f"{BASE}/submit", json=body(recipients=[recipient])).status_code == 200
+
+
+@pytest.mark.parametrize("raw, rule", [
+    ("1e400", "dispatch"), ("-1e400", "dispatch"), ("Infinity", "dispatch"),
+    ("-Infinity", "dispatch"), ("NaN", "dispatch"), (str(2**64), "dispatch"),
+    (str(2**63 - 1), "dispatch"), (str((NOW + 31 * DAY) * 1_000_000), "dispatch"),
+    (str((NOW + 31 * DAY) * 1000), "phone"),  # 13 digits: also what a phone number may be
+    (f"{NOW + 31 * DAY}.0", "dispatch"), (f"{NOW + 31 * DAY}e0", "dispatch"),
+    (f'"{NOW + 31 * DAY}"', "phone"), ("[1802678400]", "dispatch"), ("-1", "dispatch"),
+    ("0", "dispatch"), ("true", "dispatch"), ('{"$date": 1}', "dispatch"),
+])
+def test_schedule_as_raw_json_text_is_refused(raw, rule):
+    """Python's json reads `Infinity`/`NaN` tokens, and a 1e400 literal as inf: the guard
+    sees the raw text's value, never forwards it."""
+    c, server = client()
+    text = json.dumps(body(scheduled_time_unix="@@")).replace('"@@"', raw)
+    probe(c, server, rule, "POST", f"{BASE}/submit", content=text,
+          headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "get"])
+@pytest.mark.parametrize("extra", [
+    {"content": b"{}"},
+    {"headers": {"X-HTTP-Method-Override": "POST"}},
+    {"headers": {"X-HTTP-Method": "DELETE"}},
+    {"headers": {"x-method-override": "DELETE"}},
+    {"params": {"_method": "DELETE"}},
+    {"params": {"_METHOD": "post"}},
+])
+def test_a_read_that_could_be_a_write_is_refused(method, extra):
+    c, server = _owned_client()
+    probe(c, server, "safe-method", method, f"{BASE}/btcal_1", **extra)
+
+
+@pytest.mark.parametrize("extra", [
+    {"headers": {"X-HTTP-Method-Override": "DELETE"}}, {"params": {"_method": "DELETE"}},
+])
+def test_a_mutation_asking_for_another_method_is_refused(extra):
+    """POST .../cancel read as DELETE .../cancel, or a submit read as something else."""
+    c, server = _owned_client()
+    probe(c, server, "method-override", "POST", f"{BASE}/btcal_1/cancel", **extra)
+    probe(c, server, "method-override", "POST", f"{BASE}/submit", json=body(), **extra)
+
+
+def _raw(path: bytes) -> httpx.URL:
+    return httpx.URL(LOCAL).copy_with(raw_path=path)
+
+
+@pytest.mark.parametrize("method, raw, rule", [
+    ("DELETE", b"/btcal_1%2F..%2Fbtcal_2", "path"),
+    ("DELETE", b"/btcal_1%2fcancel", "path"),
+    ("POST", b"/%2E%2E/btcal_2/cancel", "path"),
+    ("POST", b"/btcal_1/%2e/cancel", "path"),
+    ("POST", b"/btcal_1/%2E%2E/btcal_2/cancel", "path"),
+    ("DELETE", b"/btcal_1%252F..%252Fbtcal_2", "path"),   # a server decoding twice
+    ("POST", b"/btcal_2%252Fcancel", "path"),
+    ("DELETE", b"/%2577orkspace", "path"),
+    ("DELETE", b"/btcal_1%5C..%5Cbtcal_2", "path"),        # a server reading \ as /
+    ("POST", b"/btcal_1/cancel;x", "path"),                 # ;-parameters stripped by some
+    ("DELETE", b"/btcal_1%3B/btcal_2", "path"),
+    ("DELETE", b"/btcal_1%00", "path"),
+    ("DELETE", b"/btcal_1%0D%0AX:1", "path"),
+    ("DELETE", b"/%77orkspace", "operation"),               # decodes to a reserved word
+    ("DELETE", b"/%73ubmit", "operation"),
+    ("POST", b"/%77orkspace", "operation"),
+    ("POST", b"/btcal_1/%63ancel/", "operation"),
+    ("DELETE", b"/btcal%5F2", "owner"),
+    ("POST", b"/btcal%5F2/%63ancel", "owner"),
+])
+def test_a_path_read_once_from_the_raw_url(method, raw, rule):
+    c, server = _owned_client()
+    probe(c, server, rule, method, _raw(BASE.encode() + raw))
+
+
+def test_a_batch_id_that_decodes_to_submit_is_checked_as_a_submit():
+    c, server = _owned_client()
+    probe(c, server, "phone", "POST", _raw(f"{BASE}/%73ubmit".encode()),
+          json=body(recipients=[{"phone_number": REAL}]))
+
+
+def test_dot_segments_never_reach_the_guard_unresolved():
+    """httpx resolves literal '.' and '..' segments (even in a raw path) before sending: the
+    guard judges the path that is sent, so '..' cannot reach another batch."""
+    c, server = _owned_client()
+    for raw in (b"/btcal_1/../btcal_2/cancel", b"/btcal_1/./../btcal_2"):
+        url = _raw(BASE.encode() + raw)
+        assert b".." not in url.raw_path
+        probe(c, server, "owner", "POST" if raw.endswith(b"cancel") else "DELETE", url)
+    assert c.post(_raw(f"{BASE}/btcal_1/./cancel".encode())).status_code == 200
+    assert server.seen[-1].url.raw_path == f"{BASE}/btcal_1/cancel".encode()
+
+
+@pytest.mark.parametrize("raw", [
+    b"/_mock/%2E%2E/v1/convai/batch-calling/btcal_2/cancel",
+    b"/_mock/%2e%2e%2fv1/convai/batch-calling/btcal_2",
+    b"/_mock%2F..%2Fv1/convai/batch-calling/btcal_2",
+    b"/_mock/%252E%252E/v1/convai/batch-calling/btcal_2",
+    b"/_mock/..%5Cv1/convai/batch-calling/btcal_2",
+])
+def test_extra_mutating_paths_cannot_be_climbed_out_of(raw):
+    c, server = _owned_client(extra_mutating_paths=("/_mock/",))
+    probe(c, server, "path", "DELETE" if raw.endswith(b"btcal_2") else "POST", _raw(raw))
+
+
+def test_extra_mutating_paths_match_whole_segments():
+    c, server = _owned_client(extra_mutating_paths=("/_mock",))
+    c.post("/_mock/clock/advance", json={"seconds": 5})
+    c.post("/_mock", json={})
+    probe(c, server, "operation", "POST", "/_mockery/anything", json={})
+    probe(c, server, "operation", "DELETE", "/_mock-other", json={})
+
+
+def _redirecting(seen, location, key_header="xi-api-key"):
+    def handler(request):
+        seen.append(request)
+        if request.url.host == "127.0.0.1":
+            return httpx.Response(307, headers={"location": location})
+        return httpx.Response(200, json={"id": "btcal_elsewhere", "name": PREFIX + "smoke"})
+    return handler
+
+
+@pytest.mark.parametrize("location", [
+    "http://localhost:8766/v1/convai/batch-calling/submit",
+    "http://[::1]:8765/v1/convai/batch-calling/submit",
+])
+def test_a_redirect_from_submit_is_not_followed(location):
+    """A 307 from submit to another allowed origin: not followed however the client or the
+    request asks, the key not forwarded, and nothing recorded as owned."""
+    import secrets
+
+    key = secrets.token_hex(16)
+    seen, ledger = [], Ledger()
+    transport = SafetyTransport(httpx.MockTransport(_redirecting(seen, location)), policy(),
+                                ledger)
+    guarded = safety.guarded_client(LOCAL, policy(), ledger=ledger,
+                                    inner=httpx.MockTransport(_redirecting(seen, location)),
+                                    headers={"xi-api-key": key})
+    assert guarded.post(f"{BASE}/submit", json=body()).status_code == 307
+    with pytest.raises(UnsafeRequest) as info:  # one request asks to follow: still refused
+        guarded.post(f"{BASE}/submit", json=body(), follow_redirects=True)
+    assert info.value.rule == "redirect"
+    by_hand = httpx.Client(base_url=LOCAL, transport=transport, follow_redirects=True,
+                           headers={"xi-api-key": key}, trust_env=False)
+    assert not safety.is_guarded(by_hand)
+    with pytest.raises(UnsafeRequest) as info:
+        by_hand.post(f"{BASE}/submit", json=body())
+    assert info.value.rule == "redirect"
+    assert [r.url.host for r in seen] == ["127.0.0.1"] * 3  # the other origin: never reached
+    assert not any(r.headers.get("xi-api-key") == key and r.url.host != "127.0.0.1"
+                   for r in seen)
+    assert not ledger.created and "btcal_elsewhere" not in ledger
+    with pytest.raises(ValueError):
+        safety.guarded_client(LOCAL, policy(), follow_redirects=True)
+
+
+def test_a_redirect_answer_does_not_taint_the_next_request():
+    """The mark is on the redirected request only: the client's next request is sent."""
+    seen = []
+    c = safety.guarded_client(LOCAL, policy(), inner=httpx.MockTransport(
+        _redirecting(seen, "http://localhost:1/x")))
+    assert c.get(f"{BASE}/workspace").status_code == 307
+    assert c.get(f"{BASE}/workspace").status_code == 307
+    assert len(seen) == 2
+
+
+def test_async_redirects_are_not_followed_either():
+    seen = []
+
+    async def go():
+        transport = AsyncSafetyTransport(httpx.MockTransport(_redirecting(
+            seen, "http://localhost:8766/v1/convai/batch-calling/submit")), policy())
+        async with httpx.AsyncClient(base_url=LOCAL, transport=transport,
+                                     follow_redirects=True) as c:
+            assert not safety.is_guarded(c)
+            with pytest.raises(UnsafeRequest) as info:
+                await c.post(f"{BASE}/submit", json=body())
+        return info.value, transport.ledger
+
+    exc, ledger = asyncio.run(go())
+    assert exc.rule == "redirect" and len(seen) == 1 and not ledger.created
+
+
+@pytest.mark.parametrize("host", [
+    "evil.example", "127.0.0.1:9999", "127.0.0.1", "evil@127.0.0.1:8765", "127.0.0.1:8765 x",
+    "127.0.0.1:8765, evil.example", "localhost:8765", "127.0.0.2:8765", "127.0.0.1:8765.",
+    "", "[::1]:8765", "127.0.0.1:08765x",
+])
+def test_the_host_header_is_pinned_to_the_url(host):
+    c, server = client()
+    probe(c, server, "host", "GET", f"{BASE}/workspace", headers={"Host": host})
+
+
+def test_the_host_header_may_only_restate_the_url():
+    c, server = client(allowed_hosts=frozenset({"api.example.com", "127.0.0.1"}))
+    c.get(f"{BASE}/workspace", headers={"Host": "127.0.0.1:8765"})
+    c.get("https://api.example.com/x", headers={"Host": "API.example.com:443"})
+    c.get("https://api.example.com/x", headers={"Host": "api.example.com"})
+    assert len(server.seen) == 3
+    probe(c, server, "host", "GET", "https://api.example.com/x",
+          headers={"Host": "api.example.com:80"})
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-Host", "Forwarded", "X-Original-URL",
+                                    "X-Rewrite-URL", "X-Host", "X-Forwarded-Prefix"])
+def test_routing_headers_are_refused(header):
+    """A proxy or framework may route by these instead of Host or the path (X-Original-URL:
+    DELETE an owned id, served as another)."""
+    c, server = _owned_client()
+    probe(c, server, "host", "DELETE", f"{BASE}/btcal_1",
+          headers={header: f"{BASE}/btcal_2" if "URL" in header else "evil.example"})
