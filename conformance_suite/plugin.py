@@ -70,6 +70,8 @@ def pytest_configure(config):
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.conformance_target = target
+    # After pytest-recording: its own vcr_config ({}) must not shadow the key filters.
+    config.pluginmanager.import_plugin("conformance_suite.cassette_fixtures")
     config.conformance_coverage = Coverage()
     config.conformance_drift = Drift()
     if target.replays:

@@ -54,8 +54,10 @@ def workspace_of(key: str) -> str:
 
 
 def key_fingerprint(key: str) -> str:
-    """How a key is named in logs: its first 4 characters and a sha256 prefix."""
-    return f"{key[:4]}…{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    """How a key is named in logs: a sha256 prefix, no character of the key itself."""
+    from conformance.redact import fingerprint
+
+    return fingerprint(key)
 
 
 class Auth:

@@ -158,10 +158,7 @@ def test_the_key_travels_everywhere(target, client, api, name_prefix, validator)
 
 
 @pytest.mark.parametrize("wiring", [
-    pytest.param("as-loaded", marks=pytest.mark.xfail(strict=True, reason=(
-        "conformance_suite/pytest.ini loads the plugin with -p, before pytest-recording's "
-        "entry point, so pytest-recording's own vcr_config ({}) and vcr_cassette_dir shadow "
-        "the plugin's: no filter runs and keys are recorded (lead: plugin loading)"))),
+    "as-loaded",
     "same-config",
 ])
 def test_a_recorded_cassette_and_its_reports_carry_no_key(tmp_path, wiring):

@@ -1,6 +1,8 @@
-"""Fixtures that must win over pytest-recording's own (a plugin's fixtures do not override
-another plugin's; a conftest's do): where cassettes live, and how keys are kept out of them.
-Everything else is in conformance_suite/plugin.py."""
+"""Where cassettes live, and how keys are kept out of them: these override pytest-recording's
+fixtures of the same names. conformance_suite.plugin registers this module while pytest is
+configured, after every entry-point plugin (pytest-recording among them), so its fixtures win
+however the suite's plugin itself was loaded (a fixture of a later plugin overrides one of an
+earlier plugin)."""
 
 import pytest
 
