@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The embedded mock, and the recorded exchanges of both dialects replayed beside it.
 TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
-.PHONY: install conformance test lint spec faults fuzz fuzz-cli record bench clean
+.PHONY: install conformance test lint spec faults live-proof fuzz fuzz-cli record bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,13 +23,19 @@ conformance: $(STAMP)
 
 ## Everything CI runs.
 test: $(STAMP)
-	$(PY) -m ruff check conformance tests benchmarks
+	$(PY) -m ruff check conformance conformance_suite tests benchmarks setup.py
 	$(PY) -m conformance.specbuild --check
 	$(PY) -m pytest
 
 ## The fault matrix: the scenario suite against every named fault of the mock (about 3 min).
 faults: $(STAMP)
 	$(PY) -m conformance.faultmatrix
+
+## The whole suite through the live path against the mock with its default and its alternate
+## choices, both dialects, safe / dispatch / outcomes: no failure, no error, no guard refusal,
+## and exactly the flipped inferences differ (writes reports/live-proof.md; about 6 min).
+live-proof: $(STAMP)
+	$(PY) -m conformance.liveproof
 
 ## The nightly fuzz depth: 1000 examples per operation, longer stateful runs.
 fuzz: $(STAMP)
@@ -51,7 +57,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
 
 lint: $(STAMP)
-	$(PY) -m ruff check conformance tests benchmarks
+	$(PY) -m ruff check conformance conformance_suite tests benchmarks setup.py
 
 ## Regenerate openapi/batch-calling.yaml from openapi/vendor/ and openapi/examples/.
 ## A bump: make spec VENDOR_SPEC=path/to/openapi.json [VENDOR_NAME=...] replaces the fragment,
