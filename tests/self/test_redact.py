@@ -116,7 +116,7 @@ pytestmark = pytest.mark.vcr
 if os.environ.get("REDACT_SAME_CONFIG"):
     @pytest.fixture(scope="module")
     def vcr_config(target):
-        """What conformance_suite.plugin.vcr_config returns, in force whatever the plugin
+        """What conformance_suite.cassette_fixtures.vcr_config returns, in force whatever the plugin
         order."""
         from conformance.cassettes import vcr_filters
 

@@ -1,0 +1,294 @@
+"""The suite's fixtures: each asks the target (conformance.targets) instead of testing its
+kind. Registered by conformance_suite.plugin."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from conformance import requirements as reqs
+from conformance.api import fictional_number, fictional_numbers
+from conformance.exchanges import ResponseValidator
+from conformance.targets import RECORDED_RUN_ID, Target
+from conformance_suite.plugin import (
+    UNKNOWN_ID,
+)
+
+# --- target, spec, clients -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def target(request) -> Target:
+    """The target chosen by --target."""
+    return request.config.conformance_target
+
+
+@pytest.fixture(scope="session")
+def api(target):
+    """The dialect's operation table and paths (api.submit(), api.get(id), ...)."""
+    return target.api
+
+
+@pytest.fixture(scope="session")
+def validator(request, target) -> ResponseValidator:
+    """Validates every response against the target's dialect of the spec."""
+    return ResponseValidator(target.spec, request.config.conformance_coverage,
+                             target.redactor, request.config.conformance_drift)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_properties(record_testsuite_property, target, request):
+    record_testsuite_property("target", target.text)
+    record_testsuite_property("requirements", reqs.as_json(reqs.load()))
+    yield
+    record_testsuite_property("coverage", request.config.conformance_coverage.as_json())
+    record_testsuite_property("drift", request.config.conformance_drift.as_json())
+    run = request.config.stash.get(_LIVE_RUN, None)
+    if run is not None:
+        # Requests the run's guard refused: each one is a defect of the suite (0 expected).
+        record_testsuite_property("guard_refusals", str(len(run.ledger.refusals)))
+
+
+@pytest.fixture(autouse=True)
+def _own_record(request, validator):
+    """Each test's exchanges are its own (a report never shows another test's request)."""
+    validator.begin_test(request.node.nodeid)
+
+
+@pytest.fixture(scope="session")
+def run_id(target) -> str:
+    """This run's id; every batch name starts with its prefix so leftovers can be swept.
+    Recording and replaying cassettes use a fixed one, so replayed names echo as recorded."""
+    from conformance.safety import new_run_id
+
+    if target.uses_cassettes:
+        return RECORDED_RUN_ID
+    return os.environ.get("API_RUN_ID") or new_run_id()
+
+
+@pytest.fixture(scope="session")
+def name_prefix(run_id) -> str:
+    from conformance.safety import name_prefix as prefix
+
+    return prefix(run_id)
+
+
+_LIVE_RUN = pytest.StashKey[object]()
+
+
+@pytest.fixture(scope="session")
+def live_run(request, target, run_id, name_prefix):
+    """The run's one safety set-up (guard, ledger, caps), shared by every client; whatever it
+    still holds at the end is cancelled and deleted."""
+    run = target.start_run(run_id, name_prefix)
+    if run is not None:
+        request.config.stash[_LIVE_RUN] = run
+    yield run
+    failed = target.end_run(run)
+    if failed:
+        pytest.fail(f"clean-up left batches behind: {failed}")
+
+
+@pytest.fixture
+def mock_app(target):
+    """A fresh in-process server per test, where the target has one (None elsewhere)."""
+    return target.new_app()
+
+
+@pytest.fixture
+def client_for(target, validator, mock_app, live_run) -> Callable[..., httpx.Client]:
+    """Factory: a validating client with a given key (`""` sends none)."""
+    clients: list[httpx.Client] = []
+
+    def make(api_key: str | None = None) -> httpx.Client:
+        client = target.client(validator=validator, api_key=api_key, app=mock_app,
+                               run=live_run)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(client_for) -> httpx.Client:
+    """The client of the target's main workspace; every response is checked against the spec."""
+    return client_for()
+
+
+@pytest.fixture
+def other_client(target, client_for) -> httpx.Client:
+    """A client of a second workspace (another API key)."""
+    if not target.other_api_key:
+        pytest.skip(f"needs a second key: set {target.env_name('OTHER_API_KEY')}")
+    return client_for(target.other_api_key)
+
+
+@pytest.fixture(scope="session")
+def strict(target) -> bool:
+    """Whether checks hold the target to the mock's stricter (inferred) readings too."""
+    return target.strict
+
+
+@pytest.fixture
+def unknown_id() -> str:
+    """A batch id no server has issued."""
+    return UNKNOWN_ID
+
+
+@pytest.fixture
+def sendable(target, live_run):
+    """`sendable(method, path, json=...)`: skip the test when the live guard would refuse the
+    request (the suite never trips its own guard)."""
+
+    def check(method: str, path: str, *, json=None, headers=None) -> None:
+        why = target.refusal(live_run, method, path, json=json, headers=headers)
+        if why:
+            pytest.skip(f"not sent on {target.text}: the live guard would refuse it ({why})")
+
+    return check
+
+
+@pytest.fixture
+def list_pages(api):
+    """`list_pages(http, **params)`: every page of the list, following next_doc as last_doc."""
+
+    def pages(http: httpx.Client, max_pages: int = 1000, **params) -> list[dict]:
+        out, cursor = [], None
+        for _ in range(max_pages):
+            page = http.get(api.list(), params={**params, **({"last_doc": cursor}
+                                                              if cursor else {})}).json()
+            out.append(page)
+            if not page["has_more"]:
+                return out
+            assert page["next_doc"], "has_more is true but next_doc is empty"
+            cursor = page["next_doc"]
+        pytest.fail(f"more than {max_pages} pages")
+
+    return pages
+
+
+# --- time, outcomes, batches -------------------------------------------------------------
+
+
+@pytest.fixture
+def now(target, mock_app, client) -> Callable[[], int]:
+    """The target's current unix time."""
+    return target.clock(mock_app, client)
+
+
+@pytest.fixture
+def eventually(target, mock_app):
+    """Wait for `predicate()` to return a truthy value: the mock's clock advances, cassettes
+    replay the recorded polls, live polls with backoff until a deadline."""
+    return target.eventually(mock_app)
+
+
+class Numbers:
+    """Fictional numbers (+1 NPA 555-01XX) by the outcome the mock's table gives them."""
+
+    def __init__(self, named: dict[str, str]):
+        self.__dict__.update(named)
+
+    @staticmethod
+    def completing(count: int) -> list[str]:
+        """`count` distinct numbers that complete (XX = 00..09)."""
+        return fictional_numbers(count)
+
+    @staticmethod
+    def failing(index: int = 0) -> str:
+        return fictional_number(index, 10)
+
+
+@pytest.fixture(scope="session")
+def numbers() -> Numbers:
+    """Fictional numbers by outcome: numbers.fails, numbers.completes, numbers.completing(n)."""
+    from conformance.mock.outcomes import NUMBERS
+
+    return Numbers(NUMBERS)
+
+
+@pytest.fixture
+def foreign_id_allowed(target):
+    """Skip where cancel, retry or delete may not name an id this run did not create (on a
+    vendor, an unknown id could be somebody's real batch)."""
+    if not target.mutates_foreign_ids:
+        pytest.skip(f"{target.text}: the live guard refuses mutations of batches this run did "
+                    "not create")
+
+
+@pytest.fixture
+def needs_outcomes(target):
+    """Skip unless the target's calls end as the mock's outcome table says."""
+    if not target.controls_outcomes:
+        pytest.skip("needs controlled call outcomes: only the mock (or --mock-outcomes) has them")
+
+
+@pytest.fixture
+def needs_dispatch(target):
+    """Skip unless batches may start during the run (calls are placed)."""
+    if not target.may_dispatch:
+        pytest.skip(f"places calls: run with --allow-dispatch against {target.text}")
+
+
+@pytest.fixture(scope="session")
+def agent_id(target) -> str:
+    """The agent batches are submitted for (live: <VENDOR>_AGENT_ID)."""
+    return target.agent_ids()[0]
+
+
+@pytest.fixture(scope="session")
+def other_agent_id(target) -> str:
+    """A second agent, for filtering (live: <VENDOR>_OTHER_AGENT_ID)."""
+    return target.agent_ids()[1]
+
+
+@pytest.fixture
+def ledger(target, client_for, live_run):
+    """Every batch a test creates; the target removes them at teardown, even when the test
+    fails (the run's guard also holds any batch a test forgot)."""
+    created: list[str] = []
+    yield created
+    failed = target.cleanup(live_run, client_for(), created)
+    assert not failed, f"could not clean up: {failed}"
+
+
+@pytest.fixture
+def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers, agent_id):
+    """Factory: submit a batch of fictional recipients and return the response body.
+
+    By default the batch is held (scheduled far enough ahead that it cannot start during the
+    run). `dispatch=True` starts it now and `scheduled_in` (seconds) starts it during the
+    test: both place calls, so they skip unless the target allows dispatch.
+    """
+    counter = iter(range(1, 10_000))
+
+    def submit(recipients=2, *, scheduled_in: int | None = None, dispatch: bool = False,
+               via: httpx.Client | None = None, expect: int = 200, **fields) -> dict:
+        if (dispatch or scheduled_in is not None) and not target.may_dispatch:
+            pytest.skip(f"places calls: run with --allow-dispatch against {target.text}")
+        if isinstance(recipients, int):
+            recipients = [{"phone_number": n} for n in numbers.completing(recipients)]
+        else:
+            recipients = [r if isinstance(r, dict) else {"phone_number": r} for r in recipients]
+        body = {"call_name": f"{name_prefix}{request.node.name[:60]}-{next(counter)}",
+                "agent_id": agent_id, "recipients": recipients, **fields}
+        if "scheduled_time_unix" not in fields:
+            if scheduled_in is not None:
+                body["scheduled_time_unix"] = now() + scheduled_in
+            elif not dispatch:
+                body["scheduled_time_unix"] = now() + target.hold_seconds()
+        response = (via or client).post(api.submit(), json=body)
+        assert response.status_code == expect, response.text
+        batch = response.json()
+        if expect == 200:
+            ledger.append(batch["id"])
+        return batch
+
+    return submit
+
+

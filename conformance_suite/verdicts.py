@@ -1,0 +1,117 @@
+"""The verdict of each suite test: its requirement and grade, the operations it exercised and
+its own last exchange; an inferred requirement that does not hold on a vendor becomes
+"differs from our inference"; a request the live guard refused is a defect of the suite.
+Registered by conformance_suite.plugin."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conformance import requirements as reqs
+from conformance.exchanges import ContractViolation
+from conformance.safety import UnsafeRequest
+from conformance.targets import Target
+from conformance_suite.plugin import (
+    DIFFERS,
+    SKIPS,
+    _in_suite,
+    _note_recorded_skip,
+    _skips_file,
+)
+
+# --- the verdict of each test --------------------------------------------------------------
+
+
+def _unsafe(excinfo) -> UnsafeRequest | None:
+    exc = excinfo.value if excinfo else None
+    while exc is not None:
+        if isinstance(exc, UnsafeRequest):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _requirement(item) -> reqs.Requirement | None:
+    mark = item.get_closest_marker("requirement")
+    return reqs.load().get(mark.args[0]) if mark and mark.args else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup" and report.skipped:
+        _note_recorded_skip(item, report)
+    if report.when != "call" or not _in_suite(item):
+        report.user_properties = list(item.user_properties)
+        return
+    target: Target = item.config.conformance_target
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _note_recorded_skip(item, report)
+    requirement = _requirement(item)
+    validator = item.funcargs.get("validator") if hasattr(item, "funcargs") else None
+    props = item.user_properties
+    if requirement is not None:
+        props += [("requirement", requirement.text), ("requirement_id", requirement.id),
+                  ("requirement_grade", requirement.grade)]
+    if validator is not None and validator.test_operations:
+        props.append(("operations", " ".join(sorted(validator.test_operations))))
+    if report.failed and not hasattr(report, "wasxfail"):
+        refused = _unsafe(call.excinfo)
+        if refused is not None and validator is not None and refused.request is not None:
+            validator.refused(refused.request)
+        last = validator.last if validator is not None else None
+        if last is not None:
+            req, resp = last.describe()
+            props += [("request", req), ("response", resp)]
+        exc = call.excinfo.value if call.excinfo else None
+        if refused is not None:
+            # The suite broke its own rule: a defect of the suite, not of the target.
+            props += [("verdict", "guard"), ("guard_rule", refused.rule),
+                      ("violated_rule", f"guard ({refused.rule}): {refused.reason}")]
+        else:
+            if isinstance(exc, ContractViolation):
+                rule = "schema: " + str(exc).splitlines()[1].strip()
+            else:
+                rule = getattr(exc, "rule", None) or (requirement.text if requirement else "")
+            props.append(("violated_rule", rule))
+            # Only what the server answered can differ from an inference: an assertion about
+            # it. An error of the harness (a cassette without the request, a transport
+            # failure) stays a failure.
+            if (requirement is not None and requirement.inferred and not target.strict
+                    and isinstance(exc, AssertionError)):
+                message = str(exc).strip().splitlines()[0][:300] if exc else "failed"
+                props += [("verdict", "differs"), ("observed", message)]
+                report.outcome = "skipped"
+                report.longrepr = (str(item.fspath), item.location[1] or 0,
+                                   f"{DIFFERS}{requirement.id}: {message}")
+    report.user_properties = list(props)
+
+
+def pytest_report_teststatus(report, config):
+    """Show a differing inference as its own letter, not as a plain skip."""
+    if report.when == "call" and report.skipped and any(
+            k == "verdict" and v == "differs" for k, v in report.user_properties):
+        return "differs", "D", "DIFFERS"
+    return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    skips = config.stash.get(SKIPS, None)
+    if skips:
+        target: Target = config.conformance_target
+        for nodeid in skips:
+            module, _, name = nodeid.partition("::")
+            target.cassette_dir(module).joinpath(f"{name}.yaml").unlink(missing_ok=True)
+        path = _skips_file(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(sorted(skips.items())), indent=1) + "\n")
+    if getattr(config, "conformance_drift", None) is None:
+        return
+    if config.getoption("--strict-drift") and config.conformance_drift.entries \
+            and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
