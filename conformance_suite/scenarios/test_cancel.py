@@ -82,9 +82,11 @@ def test_cancel_keeps_the_outcome_of_finished_calls(client, submit_batch, api, e
     assert client.post(api.cancel(batch["id"])).status_code == 200
     after = {r["phone_number"]: r["status"]
              for r in client.get(api.get(batch["id"])).json()["recipients"]}
-    finished_since = after[numbers.completes_long] in lifecycle().recipient_finished
+    if after[numbers.completes_long] in lifecycle().recipient_finished:
+        pytest.skip("the second call finished before the cancel reached it: the cancel met "
+                    "a finished batch, not a running one")
+    assert after[numbers.completes_long] == "cancelled"
     assert after[numbers.completes] == "completed"
-    assert after[numbers.completes_long] == "cancelled" or finished_since
 
 
 @pytest.mark.requirement("CANCEL-5")
