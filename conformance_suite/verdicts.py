@@ -80,8 +80,11 @@ def pytest_runtest_makereport(item, call):
             # Only what the server answered can differ from an inference: an assertion about
             # it. An error of the harness (a cassette without the request, a transport
             # failure) stays a failure.
+            # A response that breaks the spec fails whatever the test's grade: the schema is
+            # the documented contract.
             if (requirement is not None and requirement.inferred and not target.strict
-                    and isinstance(exc, AssertionError)):
+                    and isinstance(exc, AssertionError)
+                    and not isinstance(exc, ContractViolation)):
                 message = str(exc).strip().splitlines()[0][:300] if exc else "failed"
                 props += [("verdict", "differs"), ("observed", message)]
                 report.outcome = "skipped"
