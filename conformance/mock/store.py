@@ -97,6 +97,8 @@ class Store(Simulation):
         #: hook(now) once caught up with the clock (conformance/mock/webhooks.py uses both).
         self.listeners: list = []
         self.after_sync: list = []
+        #: hook(batch) after every submit (conformance/mock/heap.py counts stored records).
+        self.after_submit: list = []
         self.lock = threading.RLock()
         self.reset()
 
@@ -190,6 +192,8 @@ class Store(Simulation):
                            batch.token)
             self.on_submit(batch)
             batch.version += 1
+            for hook in self.after_submit:
+                hook(batch)
             return batch
 
     def get(self, workspace: str, batch_id: str) -> Batch:
