@@ -39,6 +39,6 @@ class HeapPolicy:
         self.pending = 0
 
     def stored(self, batch) -> None:
-        self.pending += len(batch.recipients) + 1
+        self.pending += batch.scheduled + 1
         if self.pending >= self.every:
             self.freeze()
