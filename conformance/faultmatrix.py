@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="run only each fault's known catchers (from fault_matrix.json)")
     parser.add_argument("--fault", action="append", help="only these faults (repeatable)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="fault runs at a time (default: every core)")
     parser.add_argument("--suite", action="append",
                         help="test folders (default conformance_suite/scenarios)")
     parser.add_argument("--md", default="reports/faults.md")

@@ -23,7 +23,8 @@ from conformance.targets import RECORDED_RUN_ID, RunOptions, Target, TargetError
 SUITE = Path(__file__).resolve().parent
 #: The contract tests' wiring (Schemathesis runs) and the webhook receiver, registered with
 #: this plugin.
-pytest_plugins = ["conformance_suite.contract.plugin", "conformance_suite.webhooks_plugin"]
+pytest_plugins = ["conformance_suite.contract.plugin", "conformance_suite.webhooks_plugin",
+                  "conformance_suite.parallel"]
 UNKNOWN_ID = "btcal_conformance_does_not_exist"
 DIFFERS = "differs from our inference: "
 
