@@ -335,6 +335,9 @@ def scale(quick: bool) -> dict:
         fresh = InProcess()
         peak, retained = peak_memory(lambda fresh=fresh, payload=payload: fresh.call(
             "POST", f"{BASE}/submit", payload=payload))
+        # Bytes per stored recipient: as submitted (columns), then once read (the records).
+        stored = next(iter(fresh.store._batches.values()))
+        _, read_retained = peak_memory(lambda stored=stored: stored.recipients)
         batch_id = ids[0]
         get_body = app.call("GET", f"{BASE}/{batch_id}")
         # The first get encodes; later ones of an unchanged batch come from the cache.
@@ -347,7 +350,9 @@ def scale(quick: bool) -> dict:
         get_peak, _ = peak_memory(lambda a=fresh_get, b=fid: a.call("GET", f"{BASE}/{b}"))
         out["recipients"][n] = {
             "submit_ms": submit_s * 1e3, "submit_peak_mib": peak / 2**20,
-            "retained_mib": retained / 2**20, "get_first_ms": first_get * 1e3,
+            "retained_mib": retained / 2**20, "bytes_per_recipient": retained / n,
+            "bytes_per_recipient_read": (retained + read_retained) / n,
+            "get_first_ms": first_get * 1e3,
             "get_cached_ms": get_s * 1e3, "get_uncached_ms": uncached_get * 1e3,
             "get_peak_mib": get_peak / 2**20, "get_bytes": len(get_body)}
 
@@ -401,10 +406,12 @@ def scale(quick: bool) -> dict:
 def scale_tables(data: dict) -> str:
     r = data["recipients"]
     rows = [[f"{int(n):,}", f"{v['submit_ms']:.1f}", f"{v['submit_peak_mib']:.2f}",
-             f"{v['retained_mib']:.2f}", f"{v['get_uncached_ms']:.1f}",
+             f"{v['retained_mib']:.2f}", f"{v.get('bytes_per_recipient', 0):.0f}",
+             f"{v.get('bytes_per_recipient_read', 0):.0f}", f"{v['get_uncached_ms']:.1f}",
              f"{v['get_cached_ms']:.2f}", f"{v['get_peak_mib']:.1f}", f"{v['get_bytes']:,}"]
             for n, v in r.items()]
-    first = table(["recipients", "submit ms", "submit peak MiB", "stored MiB",
+    first = table(["recipients", "submit ms", "submit peak MiB", "stored MiB", "B/recipient",
+                   "B/recipient once read",
                    "get ms (encode)", "get ms (cached)", "get peak MiB", "get bytes"], rows)
     rows = [[f"{int(n):,}", f"{v['submit_all_s']:.2f}", v["pages"], f"{v['walk_s']:.3f}",
              f"{v['first_page_ms']:.2f}", f"{v['middle_page_ms']:.2f}",
