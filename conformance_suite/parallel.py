@@ -10,7 +10,9 @@
   `requirements`, `coverage`, `drift`) would never reach the file. Each worker sends its
   own in `workeroutput`; the controller adds them to the file: `target` and
   `requirements` once, `coverage` and `drift` once per worker (its own tests' exchanges),
-  which the report adds up as it does for shards.
+  which the report adds up as it does for shards. The workers' drift entries are also
+  added to the controller's own record, so `--strict-drift` (judged at the controller's
+  session end) still fails the run.
 """
 
 from __future__ import annotations
@@ -70,15 +72,26 @@ def pytest_sessionfinish(session):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
-    """Controller: add a finished worker's suite properties to the JUnit file."""
+    """Controller: add a finished worker's suite properties to the JUnit file, and its
+    drift to the controller's own record."""
     from _pytest.junitxml import xml_key
 
-    xml = node.config.stash.get(xml_key, None)
     sent = getattr(node, "workeroutput", {}).get(_KEY)
-    if xml is None or not sent:
+    if not sent:
+        return
+    properties = json.loads(sent)
+    drift = getattr(node.config, "conformance_drift", None)
+    for name, value in properties:
+        if name == "drift" and drift is not None:
+            for e in json.loads(value):
+                for _ in range(e["count"]):
+                    drift.add(e["kind"], e["operation"], e["where"], e["first_seen"],
+                              e.get("hint", ""))
+    xml = node.config.stash.get(xml_key, None)
+    if xml is None:
         return
     seen = {(name, value) for name, value in xml.global_properties}
-    for name, value in json.loads(sent):
+    for name, value in properties:
         if name in ("target", "requirements") and (name, value) in seen:
             continue
         xml.add_global_property(name, value)
