@@ -25,7 +25,7 @@ conformance: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check conformance conformance_suite tests benchmarks setup.py
 	$(PY) -m conformance.specbuild --check
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 ## The fault matrix: the scenario suite against every named fault of the mock (about 3 min).
 faults: $(STAMP)

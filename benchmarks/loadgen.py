@@ -133,17 +133,20 @@ def build_request(method: str, host: str, port: int, path: str, headers: dict[st
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
-async def run(host: str, port: int, request: bytes, connections: int, warmup: float,
-              duration: float) -> Result:
+async def run(host: str, port: int, request: bytes | list[bytes], connections: int,
+              warmup: float, duration: float) -> Result:
+    """`request`: the bytes every connection sends, or one per connection (cycled)."""
+    requests = [request] if isinstance(request, bytes) else list(request)
     if host not in LOOPBACK:
         raise ValueError(f"loadgen only sends to loopback, not {host!r}")
     loop = asyncio.get_running_loop()
     state = {"stop": False, "measure_from": time.perf_counter() + warmup, "latencies": [],
              "statuses": {}, "response_bytes": 0, "errors": 0}
     protocols = []
-    for _ in range(connections):
+    for i in range(connections):
+        mine = requests[i % len(requests)]
         _, protocol = await loop.create_connection(
-            lambda: _Connection(request, loop, state), host, port)
+            lambda mine=mine: _Connection(mine, loop, state), host, port)
         protocols.append(protocol)
     state["measure_from"] = time.perf_counter() + warmup
     await asyncio.sleep(warmup + duration)
@@ -167,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--method", default="GET")
     parser.add_argument("--path", required=True)
-    parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE")
+    parser.add_argument("--header", action="append", default=[], metavar="NAME: VALUE",
+                        help="a request header; {conn} in the value becomes the connection's "
+                             "number (e.g. one API key, so one workspace, per connection)")
     parser.add_argument("--body-file", help="request body (sent with every request)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -183,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.body_file, "rb") as fh:
             body = fh.read()
         headers.setdefault("Content-Type", "application/json")
-    request = build_request(args.method, args.host, args.port, args.path, headers, body)
+    request = [build_request(args.method, args.host, args.port, args.path,
+                             {k: v.replace("{conn}", str(i)) for k, v in headers.items()}, body)
+               for i in range(args.connections)]
     try:
         import uvloop
         runner = uvloop.run

@@ -10,9 +10,11 @@ Sections:
   throughput  the mock (uvicorn, one process) and Prism 5.16 (`prism mock`, static
               examples) on the same core, loaded by benchmarks/loadgen.py on the other core:
               get (a batch of 100 recipients), list (limit 100, 150 batches stored), submit
-              (100 recipients); requests/s, p50/p99, and the mock/Prism ratio.
+              (100 recipients); requests/s, p50/p99, the mock/Prism ratio, and the mock/floor
+              ratio (benchmarks/floor.py: a bare ASGI app answering prebuilt bytes of the
+              sizes the mock answered, same uvicorn + httptools + uvloop, same run).
   scale       in process: submit and get of 100 / 1,000 / 10,000 recipients (time, peak
-              memory), list paging over 100 / 1,000 / 10,000 batches (time per page: first,
+              memory), list paging over 100 / 1,000 / 5,000 batches (time per page: first,
               middle, last), and advancing the clock through a 10,000-recipient batch.
   profile     pyinstrument over the hot path (get, list, submit), text profiles written
               to benchmarks/results/profile-<op>.txt.
@@ -137,17 +139,29 @@ class Server:
             self.proc.kill()
 
 
-def mock_server(port: int) -> Server:
+#: Submits go one workspace per connection (key bench-<n>): a workspace keeps at most 5,000
+#: batches (conformance/mock/README.md "Bounds"), which one workspace passes in 2 s.
+SUBMIT_KEY = "bench-{conn}"
+
+
+def mock_server(port: int, connections: int = 50, extra: tuple[str, ...] = ()) -> Server:
     # Manual clock: the state does not move under the load, so every request of a run
     # sees the same document. Access log off, as for any server under load.
+    keys = [KEY] + [SUBMIT_KEY.replace("{conn}", str(i)) for i in range(connections)]
     return Server("mock", [sys.executable, "-m", "conformance.mock", "--port", str(port),
-                           "--clock", "manual", "--no-access-log", "--log-level", "warning"],
-                  port)
+                           "--clock", "manual", "--no-access-log", "--log-level", "warning",
+                           *[f"--key={k}" for k in keys], *extra], port)
 
 
 def prism_server(port: int) -> Server:
     return Server("prism", [str(PRISM_BIN), "mock", str(SPEC), "-p", str(port), "-h", HOST,
                             "-v", "silent"], port)
+
+
+def floor_server(port: int, sizes: dict[str, int]) -> Server:
+    """The bare-app floor (benchmarks/floor.py) answering bytes of the mock's sizes."""
+    return Server("floor", [sys.executable, "-m", "benchmarks.floor", "--port", str(port),
+                            *[f"--size={k}={v}" for k, v in sizes.items()]], port)
 
 
 def ensure_prism() -> str | None:
@@ -177,8 +191,9 @@ def seed_mock(port: int) -> str:
 
 def load(port: int, method: str, path: str, body_file: Path | None, connections: int,
          warmup: float, duration: float) -> dict:
+    key = KEY if body_file is None else SUBMIT_KEY
     argv = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--method",
-            method, "--path", path, "--header", f"xi-api-key: {KEY}",
+            method, "--path", path, "--header", f"xi-api-key: {key}",
             "--connections", str(connections), "--warmup", str(warmup),
             "--duration", str(duration)]
     if pin(LOAD_CPU):
@@ -196,18 +211,28 @@ def throughput(quick: bool) -> dict:
     body_file.write_text(json.dumps(submit_body(100)))
     why_not_prism = ensure_prism()
     servers = [("mock", mock_server)] + ([] if why_not_prism else [("prism", prism_server)])
+    servers.append(("floor", None))
     out: dict = {"connections": connections, "warmup_s": warmup, "duration_s": duration,
                  "prism_skipped": why_not_prism, "runs": {}}
+    cases = {"get (100 recipients)": "get", "list (limit 100)": "list",
+             "submit (100 recipients)": "submit"}
     for name, make in servers:
         port = free_port()
-        with make(port):
+        if name == "floor":
+            # The same sizes the mock answered in this run: its bodies, prebuilt.
+            sizes = {short: out["runs"][case]["mock"]["response_bytes"]
+                     for case, short in cases.items()}
+            server = floor_server(port, sizes)
+        else:
+            server = make(port)
+        with server:
             batch_id = seed_mock(port) if name == "mock" else "btcal_example"
-            cases = {
+            paths = {
                 "get (100 recipients)": ("GET", f"{BASE}/{batch_id}", None),
                 "list (limit 100)": ("GET", f"{BASE}/workspace?limit=100", None),
                 "submit (100 recipients)": ("POST", f"{BASE}/submit", body_file),
             }
-            for case, (method, path, body) in cases.items():
+            for case, (method, path, body) in paths.items():
                 print(f"  throughput: {name} {case} ...", file=sys.stderr, flush=True)
                 out["runs"].setdefault(case, {})[name] = load(
                     port, method, path, body, connections, warmup, duration)
@@ -217,16 +242,17 @@ def throughput(quick: bool) -> dict:
 def throughput_table(data: dict) -> str:
     rows = []
     for case, by_server in data["runs"].items():
-        m, p = by_server.get("mock"), by_server.get("prism")
+        m, p, f = by_server.get("mock"), by_server.get("prism"), by_server.get("floor")
         ratio = f"{m['rps'] / p['rps']:.1f}x" if m and p and p["rps"] else "-"
+        floor = f"{m['rps'] / f['rps']:.0%}" if m and f and f["rps"] else "-"
         for name, r in by_server.items():
             rows.append([case if name == "mock" else "", name, f"{r['rps']:,.0f}",
                          f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}",
                          f"{r['response_bytes']:,}",
                          ",".join(f"{k}x{v}" for k, v in sorted(r["statuses"].items())),
-                         ratio if name == "mock" else ""])
+                         ratio if name == "mock" else "", floor if name == "mock" else ""])
     return table(["request", "server", "req/s", "p50 ms", "p99 ms", "max ms",
-                  "body bytes", "statuses", "mock/Prism"], rows)
+                  "body bytes", "statuses", "mock/Prism", "mock/floor"], rows)
 
 
 # ------------------------------------------------------------------------------- scale
@@ -309,6 +335,9 @@ def scale(quick: bool) -> dict:
         fresh = InProcess()
         peak, retained = peak_memory(lambda fresh=fresh, payload=payload: fresh.call(
             "POST", f"{BASE}/submit", payload=payload))
+        # Bytes per stored recipient: as submitted (columns), then once read (the records).
+        stored = next(iter(fresh.store._batches.values()))
+        _, read_retained = peak_memory(lambda stored=stored: stored.recipients)
         batch_id = ids[0]
         get_body = app.call("GET", f"{BASE}/{batch_id}")
         # The first get encodes; later ones of an unchanged batch come from the cache.
@@ -321,11 +350,16 @@ def scale(quick: bool) -> dict:
         get_peak, _ = peak_memory(lambda a=fresh_get, b=fid: a.call("GET", f"{BASE}/{b}"))
         out["recipients"][n] = {
             "submit_ms": submit_s * 1e3, "submit_peak_mib": peak / 2**20,
-            "retained_mib": retained / 2**20, "get_first_ms": first_get * 1e3,
+            "retained_mib": retained / 2**20, "bytes_per_recipient": retained / n,
+            "bytes_per_recipient_read": (retained + read_retained) / n,
+            "get_first_ms": first_get * 1e3,
             "get_cached_ms": get_s * 1e3, "get_uncached_ms": uncached_get * 1e3,
             "get_peak_mib": get_peak / 2**20, "get_bytes": len(get_body)}
 
-    for n in sizes:
+    # A workspace keeps at most 5,000 batches (conformance/mock/README.md "Bounds").
+    from conformance.mock.store import MAX_BATCHES_PER_WORKSPACE
+
+    for n in [min(n, MAX_BATCHES_PER_WORKSPACE) for n in sizes]:
         print(f"  scale: list over {n} batches ...", file=sys.stderr, flush=True)
         app = InProcess()
         one = json.dumps(submit_body(1, scheduled=None)).encode()
@@ -375,10 +409,12 @@ def scale(quick: bool) -> dict:
 def scale_tables(data: dict) -> str:
     r = data["recipients"]
     rows = [[f"{int(n):,}", f"{v['submit_ms']:.1f}", f"{v['submit_peak_mib']:.2f}",
-             f"{v['retained_mib']:.2f}", f"{v['get_uncached_ms']:.1f}",
+             f"{v['retained_mib']:.2f}", f"{v.get('bytes_per_recipient', 0):.0f}",
+             f"{v.get('bytes_per_recipient_read', 0):.0f}", f"{v['get_uncached_ms']:.1f}",
              f"{v['get_cached_ms']:.2f}", f"{v['get_peak_mib']:.1f}", f"{v['get_bytes']:,}"]
             for n, v in r.items()]
-    first = table(["recipients", "submit ms", "submit peak MiB", "stored MiB",
+    first = table(["recipients", "submit ms", "submit peak MiB", "stored MiB", "B/recipient",
+                   "B/recipient once read",
                    "get ms (encode)", "get ms (cached)", "get peak MiB", "get bytes"], rows)
     rows = [[f"{int(n):,}", f"{v['submit_all_s']:.2f}", v["pages"], f"{v['walk_s']:.3f}",
              f"{v['first_page_ms']:.2f}", f"{v['middle_page_ms']:.2f}",

@@ -56,6 +56,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     texts = args.target or [os.environ.get("API_TARGET", "mock")]
     extra = list(args.pytest_args)
+    shard = ""
+    if args.shard:
+        from conformance_suite.parallel import parse_shard
+
+        index, count = parse_shard(args.shard)
+        extra += ["--shard", f"{index}/{count}"]
+        shard = f".shard-{index}-of-{count}"
     options = RunOptions(allow_dispatch="--allow-dispatch" in extra,
                          mock_outcomes="--mock-outcomes" in extra, strict=args.strict)
     try:
@@ -69,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports.mkdir(parents=True, exist_ok=True)
     junits = []
     for text in texts:
-        junit = reports / f"{report_file_name(text)}.xml"
+        junit = reports / f"{report_file_name(text)}{shard}.xml"
         command = pytest_command(text, junit, args.suite, strict=args.strict, extra=extra)
         print("$ " + " ".join(command), flush=True)
         code = subprocess.call(command)
@@ -117,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true",
                      help="vendor targets: inferred requirements fail too (otherwise they are "
                      "reported as 'differs from our inference')")
+    run.add_argument("--shard", metavar="I/N",
+                     help="run shard I of N of each target's suite (a CI matrix job); "
+                     "`conformance report` merges the shards' JUnit files")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 

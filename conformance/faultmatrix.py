@@ -43,9 +43,12 @@ class FaultRun:
 
 
 def _node_id(case: ET.Element) -> str:
+    """The test's id relative to the checkout's root (pytest may have named it relative to
+    the suite's own folder when it read conformance_suite/pytest.ini)."""
     classname, name = case.get("classname", ""), case.get("name", "")
-    parts = classname.split(".")
-    path = "/".join(parts) + ".py"
+    path = "/".join(classname.split(".")) + ".py"
+    if not (ROOT / path).exists() and (ROOT / "conformance_suite" / path).exists():
+        path = "conformance_suite/" + path
     return f"{path}::{name}"
 
 
@@ -133,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="run only each fault's known catchers (from fault_matrix.json)")
     parser.add_argument("--fault", action="append", help="only these faults (repeatable)")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="fault runs at a time (default: every core)")
     parser.add_argument("--suite", action="append",
                         help="test folders (default conformance_suite/scenarios)")
     parser.add_argument("--md", default="reports/faults.md")

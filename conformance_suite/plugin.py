@@ -18,10 +18,11 @@ from conformance.exchanges import Coverage
 from conformance.targets import RunOptions, Target, TargetError, parse_target
 
 SUITE = Path(__file__).resolve().parent
-#: The fixtures, the verdict of each test, the contract tests' wiring (Schemathesis runs) and
-#: the webhook receiver, registered with this plugin.
+#: The fixtures, the verdict of each test, the contract tests' wiring (Schemathesis runs),
+#: the webhook receiver and the xdist/shard wiring, registered with this plugin.
 pytest_plugins = ["conformance_suite.fixtures", "conformance_suite.verdicts",
-                  "conformance_suite.contract.plugin", "conformance_suite.webhooks_plugin"]
+                  "conformance_suite.contract.plugin", "conformance_suite.webhooks_plugin",
+                  "conformance_suite.parallel"]
 UNKNOWN_ID = "btcal_conformance_does_not_exist"
 DIFFERS = "differs from our inference: "
 

@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "CONFORMANCE_MOCK_WEBHOOK_SECRET; printed only as a fingerprint)")
     parser.add_argument("--webhook-no-retries", action="store_true",
                         help="never retry a failed delivery (the vendor's default setting)")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="leave the garbage collector walking the whole store (default: "
+                             "freeze it after start-up and every 20,000 stored recipients; "
+                             "conformance/mock/heap.py)")
     parser.add_argument("--log-level", default="info")
     parser.add_argument("--no-access-log", action="store_true",
                         help="do not log each request (uvicorn's access log), e.g. under load")
@@ -98,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}"
           f"{_webhook_line(app)}",
           file=sys.stderr)
+    if not args.no_gc_freeze:
+        from conformance.mock.heap import HeapPolicy
+
+        HeapPolicy(app.state.store).freeze()   # start-up: modules, spec, validators
     # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=not args.no_access_log, **uvicorn_options())

@@ -29,6 +29,7 @@ from conformance.mock.admin import ADMIN_PREFIX, admin_routes
 from conformance.mock.choices import Choices, load_choices
 from conformance.mock.clock import Clock, ManualClock
 from conformance.mock.errors import ApiError, ErrorBuilder
+from conformance.mock.fastpath import FastPaths
 from conformance.mock.ids import well_formed_id
 from conformance.mock.outcomes import DEFAULT_OUTCOMES
 from conformance.mock.shaping import CachingEncoder, Encoder, Shaper, dumps
@@ -318,7 +319,7 @@ def create_app(profile: str | Profile = "elevenlabs",
                choices: str | Path | Choices = "default",
                webhook_url: str | None = None, webhook_secret: str | None = None,
                webhook_retries: bool = True, webhook_sender=None,
-               webhook_background: bool = False) -> Starlette:
+               webhook_background: bool = False, fast_paths: bool = True) -> Starlette:
     """The mock as an ASGI app.
 
     profile: "elevenlabs" | "voiceai" | "mock" (= elevenlabs) or a Profile.
@@ -332,6 +333,8 @@ def create_app(profile: str | Profile = "elevenlabs",
     choices: "default" | "alternate" | a path to a choice set (.toml) | a Choices.
     default_concurrency: overrides the choice set's `default_concurrency`.
     response_cache: keep each batch's encoded responses until its version moves.
+    fast_paths: answer successful get / list / submit without Starlette (fastpath.py);
+      off, every request takes the reference path (tests/self/test_fast_paths.py).
     webhook_url, webhook_secret: deliver a signed post-call event per finished call to this
       loopback URL (conformance/mock/webhooks.py); webhook_retries (default on),
       webhook_sender (inject the HTTP POST), webhook_background (a thread sends, served).
@@ -378,7 +381,8 @@ def create_app(profile: str | Profile = "elevenlabs",
         routes += admin_routes(parts)
         routes.append(Route(f"{ADMIN_PREFIX}/webhooks", admin_endpoint(parts), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
-                    middleware=[Middleware(ClockDate, clock=clock)])
+                    middleware=[*([Middleware(FastPaths, parts=parts)] if fast_paths else []),
+                                Middleware(ClockDate, clock=clock)])
     app.state.parts = parts
     app.state.store = store
     app.state.clock = clock

@@ -65,6 +65,67 @@ class Recipient:
     step_index: int = 0
 
 
+class IndexQueue:
+    """Indices of pending recipients, first in first out: 0..n-1 as a range (no int object
+    and no deque slot per recipient until one is re-queued), then what `append` adds."""
+
+    __slots__ = ("_next", "_stop", "_more")
+
+    def __init__(self, n: int = 0) -> None:
+        self._next, self._stop, self._more = 0, n, deque()
+
+    def __bool__(self) -> bool:
+        return self._next < self._stop or bool(self._more)
+
+    def __len__(self) -> int:
+        return self._stop - self._next + len(self._more)
+
+    def __iter__(self):
+        yield from range(self._next, self._stop)
+        yield from self._more
+
+    def popleft(self) -> int:
+        if self._next < self._stop:
+            self._next += 1
+            return self._next - 1
+        return self._more.popleft()
+
+    def append(self, index: int) -> None:
+        self._more.append(index)
+
+    def clear(self) -> None:
+        self._next = self._stop
+        self._more.clear()
+
+
+class CompactRecipients:
+    """A submitted batch's recipients as columns until something reads them: one list per
+    field the request carried (a field no recipient has is not stored), the ids derived from
+    the batch's prefix and the index. No object per recipient, so nothing per recipient for
+    the garbage collector to walk; `materialize` builds the `Recipient` records, once, on
+    the first read (a get, the batch's start, cancel, export). benchmarks/README.md gives
+    the bytes per recipient either way."""
+
+    __slots__ = ("n", "prefix", "now", "ids", "phones", "whatsapp", "client_data")
+
+    def __init__(self, specs: list[dict], prefix: str, now: int) -> None:
+        self.n, self.prefix, self.now = len(specs), prefix, now
+        self.phones = [s.get("phone_number") for s in specs]
+        self.ids = [s.get("id") for s in specs] if any("id" in s for s in specs) else None
+        self.whatsapp = [s.get("whatsapp_user_id") for s in specs] \
+            if any("whatsapp_user_id" in s for s in specs) else None
+        self.client_data = [s.get("conversation_initiation_client_data") for s in specs] \
+            if any("conversation_initiation_client_data" in s for s in specs) else None
+
+    def materialize(self) -> list[Recipient]:
+        n, prefix, now = self.n, self.prefix, self.now
+        none = [None] * n
+        ids, whatsapp = self.ids or none, self.whatsapp or none
+        client_data = self.client_data or none
+        return [Recipient(ids[i] or f"{prefix}{i:04x}", self.phones[i], whatsapp[i],
+                          client_data[i], now, now) for i in range(n)]
+
+
 @dataclass(eq=False, slots=True)
 class Batch:
     id: str
@@ -89,8 +150,10 @@ class Batch:
     finished_statuses: frozenset = LIFE.recipient_finished
     status: str = "pending"
     retry_count: int = 0
-    recipients: list[Recipient] = field(default_factory=list)
-    queue: deque = field(default_factory=deque)   # indices of pending recipients
+    #: The recipients: `recipients` (the records) is built from `compact` on first read.
+    records: list[Recipient] | None = None
+    compact: CompactRecipients | None = field(default=None, repr=False)
+    queue: IndexQueue = field(default_factory=IndexQueue)   # indices of pending recipients
     counts: Counter = field(default_factory=Counter)  # recipient status -> how many
     dispatched: int = 0
     token: int = 0
@@ -101,7 +164,22 @@ class Batch:
     encoded: dict = field(default_factory=dict, repr=False)
 
     @property
+    def recipients(self) -> list[Recipient]:
+        records = self.records
+        if records is None:
+            records = self.records = self.compact.materialize() if self.compact else []
+            self.compact = None
+        return records
+
+    @recipients.setter
+    def recipients(self, value: list[Recipient]) -> None:
+        self.records, self.compact = value, None
+
+    @property
     def scheduled(self) -> int:
+        """`total_calls_scheduled`: how many recipients, without building their records."""
+        if self.records is None and self.compact is not None:
+            return self.compact.n
         return len(self.recipients)
 
     @property

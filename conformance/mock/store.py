@@ -30,6 +30,8 @@ from conformance.mock.clock import Clock, ManualClock
 from conformance.mock.ids import Cursors, InvalidCursorText, batch_id, digest
 from conformance.mock.model import (  # noqa: F401  (re-exported: the store's vocabulary)
     Batch,
+    CompactRecipients,
+    IndexQueue,
     InvalidCursor,
     InvalidState,
     NotFound,
@@ -97,6 +99,8 @@ class Store(Simulation):
         #: hook(now) once caught up with the clock (conformance/mock/webhooks.py uses both).
         self.listeners: list = []
         self.after_sync: list = []
+        #: hook(batch) after every submit (conformance/mock/heap.py counts stored records).
+        self.after_submit: list = []
         self.lock = threading.RLock()
         self.reset()
 
@@ -173,16 +177,12 @@ class Store(Simulation):
             # Recipient ids: the batch's own digest and the recipient's index (unique, and
             # one hash per batch rather than one per recipient: submit of 10,000 is hot).
             prefix = "rcpt_" + digest(self.seed, "recipients", seq, size=10)
-            batch.recipients = [
-                Recipient(spec.get("id") or f"{prefix}{index:04x}", spec.get("phone_number"),
-                          spec.get("whatsapp_user_id"),
-                          spec.get("conversation_initiation_client_data"), now, now)
-                for index, spec in enumerate(recipients)]
-            batch.queue.extend(range(len(batch.recipients)))
-            batch.counts["pending"] = len(batch.recipients)
+            batch.compact = CompactRecipients(recipients, prefix, now)
+            batch.queue = IndexQueue(len(recipients))
+            batch.counts["pending"] = len(recipients)
             self._batches[batch.id] = batch
             self._by_seq[seq] = batch
-            self._usage[workspace] += len(batch.recipients)
+            self._usage[workspace] += len(recipients)
             for key in self.index_keys(workspace, batch.agent_id):
                 self._index.setdefault(key, []).append(seq)
             self._log(now, batch, None, None, "pending")
@@ -190,6 +190,8 @@ class Store(Simulation):
                            batch.token)
             self.on_submit(batch)
             batch.version += 1
+            for hook in self.after_submit:
+                hook(batch)
             return batch
 
     def get(self, workspace: str, batch_id: str) -> Batch:
@@ -341,7 +343,7 @@ class Store(Simulation):
     def forget(self, batch: Batch) -> None:
         self._batches.pop(batch.id, None)
         self._by_seq.pop(batch.seq, None)
-        self._usage[batch.workspace] -= len(batch.recipients)
+        self._usage[batch.workspace] -= batch.scheduled
         if self._usage[batch.workspace] <= 0:
             del self._usage[batch.workspace]
         batch.encoded.clear()

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from conformance.api import Api
 from conformance.mock.errors import ErrorBuilder, dedupe, item, pydantic_errors
 from conformance.spec import schema_validator
@@ -45,6 +47,41 @@ def _reject_constant(name: str):
 
 def _short(text: str, size: int = 64) -> str:
     return text if len(text) <= size else text[:size] + "..."
+
+
+def within_bounds(document: Any) -> bool:
+    """True when `check_document` would find nothing, decided without building a location
+    per element (that was half the cost of a 100-recipient submit). False means "ask
+    check_document": it may still find nothing (the total below over-counts its count by
+    at most the last dict's keys), so only True is trusted. tests/self/test_fast_paths.py
+    checks the two agree."""
+    level, depth, count = [document], 0, 0
+    while level:
+        count += len(level)
+        below: list = []
+        for value in level:
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or value is None:
+                continue
+            if kind is dict:
+                count += len(value)
+                below.extend(value.values())
+            elif kind is list:
+                below.extend(value)
+            elif kind is float:
+                if not math.isfinite(value):
+                    return False
+            elif isinstance(value, (dict, list, float)):
+                return False   # a subclass: the reference decides
+            else:
+                continue
+            if kind is dict or kind is list:
+                if depth >= MAX_JSON_DEPTH:
+                    return False
+        if count > MAX_JSON_ELEMENTS:
+            return False
+        level, depth = below, depth + 1
+    return True
 
 
 def check_document(document: Any, prefix: list) -> list[dict]:
@@ -83,6 +120,27 @@ def check_document(document: Any, prefix: list) -> list[dict]:
     return errors
 
 
+#: A run of 19 digits may be an integer beyond 64 bits, which orjson reads as a float;
+#: found by mapping every digit to "0" and every other byte to " " (a regex is 15x slower).
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def parse(raw: bytes) -> Any:
+    """`json.loads` of the UTF-8 text, through orjson when that gives the same value (about
+    5x faster on a 100-recipient body). orjson refuses what the reference reads differently
+    or refuses itself (NaN, Infinity, an overflowing number, lone surrogates, a BOM, invalid
+    UTF-8, nesting beyond 1024) and those go to the reference for its exact error or value;
+    the one thing it reads differently without refusing, an integer beyond 64 bits, is
+    sent to the reference before orjson sees it. tests/self/test_fast_paths.py compares."""
+    if _LONG_RUN not in raw.translate(_DIGITS):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+
+
 def read_json(raw: bytes, errors: ErrorBuilder, prefix: list | None = None) -> Any:
     """Bytes to a JSON document within the bounds, or ApiError 422 as FastAPI words it."""
     prefix = prefix or ["body"]
@@ -94,7 +152,7 @@ def read_json(raw: bytes, errors: ErrorBuilder, prefix: list | None = None) -> A
                                       f"{MAX_JSON_ELEMENTS} elements", None,
                                       {"max_length": MAX_JSON_ELEMENTS})])
     try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        document = parse(raw)
     except json.JSONDecodeError as exc:
         raise errors.validation([item("json_invalid", [*prefix, exc.pos], "JSON decode error",
                                       {}, {"error": exc.msg})]) from None
@@ -105,7 +163,7 @@ def read_json(raw: bytes, errors: ErrorBuilder, prefix: list | None = None) -> A
     except (UnicodeDecodeError, ValueError) as exc:
         raise errors.validation([item("json_invalid", [*prefix, 0], "JSON decode error",
                                       {}, {"error": _short(str(exc), 200)})]) from None
-    problems = check_document(document, list(prefix))
+    problems = [] if within_bounds(document) else check_document(document, list(prefix))
     if problems:
         raise errors.validation(problems)
     return document

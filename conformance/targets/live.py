@@ -93,14 +93,18 @@ class LiveTarget(Target):
     # -- the run's guard --------------------------------------------------------------------
 
     def start_run(self, run_id: str, prefix: str) -> LiveRun:
+        import os
+
         from conformance.safety import SafetyPolicy, SafetyTransport
 
+        # Under pytest-xdist each worker holds its own guard: a run's caps, split evenly.
+        workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
         policy = SafetyPolicy(
             name_prefix=prefix, base_path=self.profile.base_path,
             allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
             allow_dispatch=self.options.allow_dispatch,
-            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")),
-            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")))
+            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // workers,
+            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers)
         return LiveRun(SafetyTransport(httpx.HTTPTransport(), policy), prefix)
 
     def end_run(self, run: LiveRun | None) -> dict[str, str]:

@@ -206,3 +206,167 @@ def test_encoder_falls_back_for_integers_beyond_64_bits():
     from conformance.mock.shaping import dumps as _dumps
 
     assert json.loads(_dumps({"n": 2**80})) == {"n": 2**80}
+
+
+# ------------------------------------------------------ parsing and bounds of a request body
+
+JSON_TEXT = st.one_of(
+    JSON.map(lambda v: json.dumps(v)),
+    st.text(alphabet='{}[]":,0123456789.eE+- tnrufalsNIy\\\ud800a', max_size=40),
+    st.sampled_from(["1e400", "-1e400", "NaN", "[Infinity]", "12345678901234567890123",
+                     '"\\ud800"', "\ufeff{}", '{"a":1,"a":2}', "[" * 70 + "]" * 70,
+                     "[1.0e-400]", " [1] ", "-0"]))
+
+
+@SETTINGS
+@given(text=JSON_TEXT)
+def test_fast_parse_and_bounds_agree_with_the_reference(text):
+    """`parse` (orjson first) reads exactly what `json.loads` reads, and refuses what it
+    refuses; `within_bounds` is True only where `check_document` finds nothing."""
+    from conformance.mock.validation import _reject_constant, check_document, parse, within_bounds
+
+    raw = text.encode("utf-8", "surrogatepass")
+    try:
+        expected = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        with pytest.raises(type(exc)):
+            parse(raw)
+        return
+    got = parse(raw)
+    assert json.dumps(got) == json.dumps(expected) and type(got) is type(expected)
+    if within_bounds(got):
+        assert check_document(got, ["body"]) == []
+
+
+@pytest.mark.parametrize("document", [[[[]]] * 2, {"a": float("inf")}, [[]] * 10,
+                                      [0] * 300_001, json.loads("[" * 70 + "]" * 70)])
+def test_within_bounds_refuses_what_check_document_refuses(document):
+    from conformance.mock.validation import check_document, within_bounds
+
+    if check_document(document, ["body"]):
+        assert not within_bounds(document)
+
+
+# ------------------------------------------------- the ASGI fast paths beside the app's own
+
+def _asgi(app, method, path, query=b"", headers=(), body=b"", chunks=1):
+    """One request straight into the ASGI app: (status, headers, body bytes)."""
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query, "root_path": "", "headers": list(headers),
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    size = max(1, -(-len(body) // chunks))
+    parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+    incoming = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1}
+                for i, p in enumerate(parts)]
+    out = []
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message):
+        out.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = out[0]
+    return start["status"], start["headers"], b"".join(m.get("body", b"") for m in out[1:])
+
+
+def _comparable(answer):
+    status, headers, body = answer
+    if status >= 400:   # error bodies carry a random request id by design
+        parsed = json.loads(body) if body else None
+        if isinstance(parsed, dict) and isinstance(parsed.get("detail"), dict):
+            parsed["detail"].pop("request_id", None)
+        body = parsed
+        headers = [h for h in headers if h[0] != b"content-length"]
+    return status, headers, body
+
+
+KEYS = st.sampled_from([None, "mock-key-local", "mock-key-other", "wrong", ""])
+CONTENT_TYPES = st.sampled_from([None, "application/json", "application/json; charset=utf-8",
+                                 "text/plain", "application/merge-patch+json", "APPLICATION/JSON"])
+REQUESTS = st.lists(st.one_of(
+    st.tuples(st.just("submit"), KEYS, CONTENT_TYPES,
+              st.one_of(st.builds(lambda n, name: json.dumps(
+                  {"call_name": name, "agent_id": "agent_a",
+                   "recipients": [{"phone_number": NUMBERS[k]} for k in sorted(NUMBERS)[:n]]}),
+                  st.integers(0, 4), st.text(max_size=5)), JSON_TEXT),
+              st.integers(1, 3)),
+    st.tuples(st.just("get"), KEYS, st.sampled_from(["first", "btcal_unknown", "workspace",
+                                                     "submit", "", "a/b", "btcal_x"]),
+              st.none(), st.none()),
+    st.tuples(st.just("list"), KEYS, st.sampled_from(
+        [b"", b"limit=100", b"limit=1", b"limit=0", b"limit=abc", b"limit=2&last_doc=x",
+         b"agent_id=agent_a", b"limit=1&last_doc=NEXT", b"limit=99999999999999999999999"]),
+        st.none(), st.none())), min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("vendor,choices", [("elevenlabs", "default"), ("voiceai", "default"),
+                                            ("elevenlabs", "alternate")])
+@settings(max_examples=25, derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(requests=REQUESTS)
+def test_fast_paths_answer_what_the_app_answers(vendor, choices, requests):
+    """Any sequence of submits (valid, invalid, oversized in elements, any content type,
+    any key), gets and list pages: the app with its fast paths answers status, headers and
+    bytes exactly as the app without them."""
+    apps = [create_app(vendor, choices=choices, fast_paths=on) for on in (True, False)]
+    header = apps[0].state.profile.auth_header.encode()
+    base = apps[0].state.profile.base_path
+    answers = [[], []]
+    for side, app in enumerate(apps):
+        ids, cursor = [], b""
+        for op, key, a, b, c in requests:
+            headers = [(b"host", b"t")] + ([(header, key.encode())] if key is not None else [])
+            if op == "submit":
+                if a is not None:
+                    headers.append((b"content-type", a.encode()))
+                body = b.encode("utf-8", "surrogatepass")
+                headers.append((b"content-length", str(len(body)).encode()))
+                answer = _asgi(app, "POST", f"{base}/submit", headers=headers, body=body,
+                               chunks=c)
+                if answer[0] == 200:
+                    ids.append(json.loads(answer[2])["id"])
+            elif op == "get":
+                batch_id = (ids[0] if ids else "btcal_none") if a == "first" else a
+                answer = _asgi(app, "GET", f"{base}/{batch_id}", headers=headers)
+            else:
+                query = a.replace(b"NEXT", cursor)
+                answer = _asgi(app, "GET", f"{base}/workspace", query=query, headers=headers)
+                if answer[0] == 200:
+                    cursor = (json.loads(answer[2]).get("next_doc") or "").encode()
+            answers[side].append(_comparable(answer))
+            app.state.store.advance(7)
+    assert answers[0] == answers[1]
+
+
+def test_the_fast_paths_answer_without_the_app():
+    """Not vacuous: a successful get, list and submit never reach the Starlette app, and
+    what does not succeed reaches it with its body intact."""
+    from conformance.mock.fastpath import FastPaths
+
+    app = create_app("elevenlabs")
+    reached = []
+
+    async def inner(scope, receive, send):
+        message = await receive()
+        reached.append((scope["path"], message.get("body", b"")))
+        await send({"type": "http.response.start", "status": 599, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    fast = FastPaths(inner, app.state.parts)
+    base, key = app.state.profile.base_path, [(b"xi-api-key", b"mock-key-local")]
+    body = json.dumps({"call_name": "c", "agent_id": "a",
+                       "recipients": [{"phone_number": NUMBERS["completes"]}]}).encode()
+    status, _, out = _asgi(fast, "POST", f"{base}/submit", headers=key, body=body, chunks=2)
+    assert status == 200
+    batch_id = json.loads(out)["id"]
+    assert _asgi(fast, "GET", f"{base}/{batch_id}", headers=key)[0] == 200
+    assert _asgi(fast, "GET", f"{base}/workspace", b"limit=5", headers=key)[0] == 200
+    assert reached == []
+    assert _asgi(fast, "POST", f"{base}/submit", headers=key, body=b"{", chunks=1)[0] == 599
+    assert _asgi(fast, "GET", f"{base}/btcal_unknown", headers=key)[0] == 599
+    assert reached == [(f"{base}/submit", b"{"), (f"{base}/btcal_unknown", b"")]

@@ -1,0 +1,97 @@
+"""The suite over several processes (pytest-xdist) and several machines (`--shard i/n`).
+
+* `--shard i/n` (1 <= i <= n) keeps every n-th collected test, by node id: shard i runs
+  the tests whose position in the node-id order is i-1 modulo n. Deterministic (the same
+  checkout collects the same ids on every machine), disjoint and complete; each shard
+  writes its own JUnit file and `conformance report` merges files of the same `target`
+  (tests/self/test_parallel.py compares a merged two-shard run with an unsharded one).
+* Under xdist, junitxml lives in the controller only, so a worker's
+  `record_testsuite_property` is a no-op and the suite's properties (`target`,
+  `requirements`, `coverage`, `drift`) would never reach the file. Each worker sends its
+  own in `workeroutput`; the controller adds them to the file: `target` and
+  `requirements` once, `coverage` and `drift` once per worker (its own tests' exchanges),
+  which the report adds up as it does for shards. The workers' drift entries are also
+  added to the controller's own record, so `--strict-drift` (judged at the controller's
+  session end) still fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+_KEY = "conformance_suite_properties"
+
+
+def pytest_addoption(parser):
+    parser.getgroup("conformance").addoption(
+        "--shard", default=None, metavar="I/N",
+        help="run only shard I of N (every N-th test by node id), e.g. a CI matrix job")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 1 <= int(index) <= int(count):
+        raise pytest.UsageError(f"--shard {text!r}: expected I/N with 1 <= I <= N")
+    return int(index), int(count)
+
+
+def pytest_collection_modifyitems(config, items):
+    text = config.getoption("--shard")
+    if not text:
+        return
+    index, count = parse_shard(text)
+    order = {nodeid: at for at, nodeid in enumerate(sorted(i.nodeid for i in items))}
+    kept = [i for i in items if order[i.nodeid] % count == index - 1]
+    dropped = [i for i in items if order[i.nodeid] % count != index - 1]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
+
+def suite_properties(config) -> list[tuple[str, str]]:
+    """The properties the plugin's `_suite_properties` fixture records, from the same
+    sources (this process's target, requirement table, coverage and drift)."""
+    from conformance import requirements as reqs
+
+    target = getattr(config, "conformance_target", None)
+    if target is None:
+        return []
+    return [("target", target.text), ("requirements", reqs.as_json(reqs.load())),
+            ("coverage", config.conformance_coverage.as_json()),
+            ("drift", config.conformance_drift.as_json())]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    config = session.config
+    if hasattr(config, "workeroutput"):   # an xdist worker: hand them to the controller
+        config.workeroutput[_KEY] = json.dumps(suite_properties(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """Controller: add a finished worker's suite properties to the JUnit file, and its
+    drift to the controller's own record."""
+    from _pytest.junitxml import xml_key
+
+    sent = getattr(node, "workeroutput", {}).get(_KEY)
+    if not sent:
+        return
+    properties = json.loads(sent)
+    drift = getattr(node.config, "conformance_drift", None)
+    for name, value in properties:
+        if name == "drift" and drift is not None:
+            for e in json.loads(value):
+                for _ in range(e["count"]):
+                    drift.add(e["kind"], e["operation"], e["where"], e["first_seen"],
+                              e.get("hint", ""))
+    xml = node.config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    seen = {(name, value) for name, value in xml.global_properties}
+    for name, value in properties:
+        if name in ("target", "requirements") and (name, value) in seen:
+            continue
+        xml.add_global_property(name, value)

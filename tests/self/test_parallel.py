@@ -1,0 +1,67 @@
+"""The suite split over machines (`--shard i/n`) and processes (pytest-xdist) reports what
+one unsharded run reports: a two-shard run merged by the report equals one run, and the
+suite properties (target, requirements, coverage, drift) reach the JUnit file under xdist.
+Subprocess runs, each with its own JUnit file under tmp_path (ports are port 0)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conformance.report.junit import load_junit
+
+SUITE = ["conformance_suite/scenarios/test_cancel.py", "conformance_suite/scenarios/test_get.py"]
+
+
+def _pytest(junit, *args):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *SUITE, "--target=mock", f"--junitxml={junit}", *args],
+                          capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    return done
+
+
+def _matrix(runs):
+    return {run.target: sorted((t.node_id, t.outcome) for t in run.tests) for run in runs}
+
+
+def _properties(junit):
+    root = ET.parse(junit).getroot()
+    return [p.get("name") for p in root.iter("property")
+            if p.get("name") in ("target", "requirements", "coverage", "drift")]
+
+
+def test_two_shards_merged_equal_one_run(tmp_path):
+    whole, one, two = (tmp_path / f"{n}.xml" for n in ("whole", "one", "two"))
+    _pytest(whole)
+    _pytest(one, "--shard", "1/2")
+    _pytest(two, "--shard", "2/2")
+    shards = [load_junit(p)[0] for p in (one, two)]
+    ids = [{t.node_id for t in run.tests} for run in shards]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]          # disjoint, neither empty
+    merged = load_junit([one, two])
+    assert len(merged) == 1
+    assert _matrix(merged) == _matrix(load_junit(whole))      # complete: the same matrix
+    assert merged[0].coverage == load_junit(whole)[0].coverage
+
+
+def test_xdist_keeps_the_suite_properties(tmp_path):
+    pytest.importorskip("xdist")
+    serial, parallel = tmp_path / "serial.xml", tmp_path / "parallel.xml"
+    _pytest(serial)
+    _pytest(parallel, "-n", "2")
+    assert set(_properties(parallel)) == {"target", "requirements", "coverage", "drift"}
+    assert _properties(parallel).count("target") == 1
+    assert _matrix(load_junit(parallel)) == _matrix(load_junit(serial))
+    assert load_junit(parallel)[0].coverage == load_junit(serial)[0].coverage
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "a/b", "1"])
+def test_a_bad_shard_is_a_usage_error(tmp_path, text):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           SUITE[0], "--target=mock", "--shard", text],
+                          capture_output=True, text=True)
+    assert done.returncode == 4 and "--shard" in done.stderr
