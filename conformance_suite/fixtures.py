@@ -83,7 +83,10 @@ _LIVE_RUN = pytest.StashKey[object]()
 def live_run(request, target, run_id, name_prefix):
     """The run's one safety set-up (guard, ledger, caps), shared by every client; whatever it
     still holds at the end is cancelled and deleted."""
-    run = target.start_run(run_id, name_prefix)
+    # An xdist worker knows how many share the run (its config, not the environment, which a
+    # subprocess would inherit): each gets an even share of the caps.
+    workers = getattr(request.config, "workerinput", {}).get("workercount", 1)
+    run = target.start_run(run_id, name_prefix, workers=workers)
     if run is not None:
         request.config.stash[_LIVE_RUN] = run
     yield run

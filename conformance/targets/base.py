@@ -144,7 +144,7 @@ class Target:
 
     # -- a run and its tests ---------------------------------------------------------------
 
-    def start_run(self, run_id: str, prefix: str):
+    def start_run(self, run_id: str, prefix: str, *, workers: int = 1):
         """Per-run state shared by every client of the run (the live guard); None here."""
         return None
 

@@ -92,13 +92,11 @@ class LiveTarget(Target):
 
     # -- the run's guard --------------------------------------------------------------------
 
-    def start_run(self, run_id: str, prefix: str) -> LiveRun:
-        import os
-
+    def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun:
         from conformance.safety import SafetyPolicy, SafetyTransport
 
-        # Under pytest-xdist each worker holds its own guard: a run's caps, split evenly.
-        workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+        # Under pytest-xdist each of `workers` holds its own guard: a run's caps, split evenly.
+        workers = max(1, workers)
         policy = SafetyPolicy(
             name_prefix=prefix, base_path=self.profile.base_path,
             allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
