@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from conformance.api import Api
-
 #: Headers any HTTP server may send; their absence from the spec is not drift.
 ORDINARY_HEADERS = frozenset({
     "content-type", "content-length", "date", "server", "connection", "keep-alive",
@@ -40,7 +38,6 @@ class Drift:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str, str], Entry] = {}
-        self._apis: dict[int, Api] = {}
 
     @property
     def entries(self) -> list[Entry]:
@@ -59,10 +56,9 @@ class Drift:
     def observe_response(self, spec: dict, operation: str, status: int, headers, body,
                          test: str) -> None:
         """Everything in one response the spec does not declare."""
-        api = self._apis.get(id(spec))
-        if api is None:
-            api = self._apis[id(spec)] = Api(spec)
-        op = api.operation(operation)
+        from conformance.spec import api_of
+
+        op = api_of(spec).operation(operation)
         raw = _operation_object(spec, op)
         responses = raw.get("responses", {})
         response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") \

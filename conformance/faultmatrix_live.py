@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.faultmatrix import LEAN, ROOT, load_matrix
-from conformance.liveproof import TIME_SCALE, _env
+from conformance.liveproof import TIME_SCALE, live_env
 from conformance.mock.faults import FAULTS
 
 MODES = (("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
@@ -68,8 +68,8 @@ def _run(fault: str | None, tests: list[str], choices: str, extra: tuple[str, ..
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", *LEAN, "--target=live:elevenlabs",
              f"--junitxml={junit}", *extra, *tests],
-            cwd=ROOT, env={**_env("elevenlabs", base_url), "API_LIVE_DEADLINE": "45",
-                           **(env or {})},
+            cwd=ROOT, env=live_env("elevenlabs", base_url, API_LIVE_DEADLINE="45",
+                                   **(env or {})),
             capture_output=True, text=True, timeout=1200)
         result.seconds = time.monotonic() - start
         if proc.returncode not in (0, 1) or not junit.exists():

@@ -82,12 +82,14 @@ def expected_differs(choices: str, mode: str) -> set[str]:
             if req is not None and MODE_ORDER.index(NEEDS[req]) <= reach}
 
 
-def _env(dialect: str, base_url: str) -> dict:
+def live_env(dialect: str, base_url: str, **extra: str) -> dict:
+    """The environment of a run pointed at the mock served at `base_url` (its keys, fast
+    polls, a bounded wait); `extra` adds or overrides variables."""
     profile = load_profile(dialect)
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     env.update({profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
                 f"{dialect.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5",
-                "API_LIVE_DEADLINE": "120"})
+                "API_LIVE_DEADLINE": "120", **extra})
     return env
 
 
@@ -101,7 +103,7 @@ def run_one(dialect: str, choices: str, mode: str, reports: Path) -> Result:
     with served(app) as base_url:
         command = [sys.executable, "-m", "conformance", "run", "--target", f"live:{dialect}",
                    "--reports", str(folder), "--", *MODES[mode]]
-        proc = subprocess.run(command, env=_env(dialect, base_url), capture_output=True,
+        proc = subprocess.run(command, env=live_env(dialect, base_url), capture_output=True,
                               text=True, timeout=1200)
         result.leftovers = len(app.state.store.all_batches())
     result.code = proc.returncode

@@ -100,7 +100,8 @@ def find_operation_by_id(spec: dict, operation_id: str):
 _apis: dict[int, object] = {}
 
 
-def _api(spec: dict):
+def api_of(spec: dict):
+    """The operation table of `spec` (built once per spec object)."""
     from conformance.api import Api
 
     found = _apis.get(id(spec))
@@ -113,7 +114,7 @@ def validate_response(spec: dict, method: str, path: str, status: int,
                       content_type: str | None, body: bytes) -> list[str]:
     """Every way a response breaks the spec; an empty list when it conforms."""
 
-    found = _api(spec).match(method, path)
+    found = api_of(spec).match(method, path)
     if found is None:
         return [f"{method.upper()} {path}: no such operation in the spec"]
     template = found[0].template

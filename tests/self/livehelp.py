@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from conformance.liveproof import live_env  # noqa: F401  (the tests' import)
 from conformance.mock.app import create_app
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
-from conformance.profiles import load_profile
 from conformance.targets import MOCK_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,13 +25,6 @@ def served_mock(vendor: str = "elevenlabs", faults=()):
         yield app, base_url
 
 
-def live_env(vendor: str, base_url: str, **extra) -> dict:
-    profile = load_profile(vendor)
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env.update({profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
-                f"{vendor.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5",
-                "API_LIVE_DEADLINE": "120", **extra})
-    return env
 
 
 def pytest_command(*args: str) -> list[str]:
