@@ -244,6 +244,9 @@ if _cover:
         _cov.stop()
         _cov.save()
     atexit.register(_save)
+    # uvicorn re-raises SIGTERM once shut down: exit through atexit, not the default kill.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 '''
 
 
