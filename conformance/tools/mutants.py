@@ -94,6 +94,7 @@ class Mutant:
     before: str
     after: str
     in_function: bool
+    scope: str = ""             # the enclosing class / function, "" at module level
 
     @property
     def id(self) -> str:
@@ -101,8 +102,10 @@ class Mutant:
 
     @property
     def key(self) -> str:
-        """What the triage file names: stable while the line and its mutation stay."""
-        return f"{self.module}: {self.before.strip()} => {self.after.strip()}"
+        """What the triage file names: stable while the line, its function and its
+        mutation stay (line numbers are not: any edit above moves them)."""
+        where = f"{self.module}.{self.scope}" if self.scope else self.module
+        return f"{where}: {self.before.strip()} => {self.after.strip()}"
 
 
 def _operator(name: str):
@@ -122,6 +125,23 @@ def _function_lines(source: str) -> set[int]:
                 first = node.body[1]
             lines.update(range(first.lineno, node.end_lineno + 1))
     return lines
+
+
+def _scopes(source: str) -> dict[int, str]:
+    """Line -> qualified name of the innermost class or function around it."""
+    out: dict[int, str] = {}
+
+    def walk(node, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}.{child.name}" if prefix else child.name
+                for line in range(child.lineno, child.end_lineno + 1):
+                    out[line] = name
+                walk(child, name)
+            else:
+                walk(child, prefix)
+    walk(ast.parse(source), "")
+    return out
 
 
 def _annotation_lines(source: str) -> set[tuple[int, int]]:
@@ -182,6 +202,7 @@ def enumerate_mutants(modules=MODULES, operators=OPERATORS) -> list[Mutant]:
     for module in modules:
         source = (MOCK / f"{module}.py").read_text()
         inside = _function_lines(source)
+        scopes = _scopes(source)
         annotations = _annotation_lines(source)
         for name in operators:
             operator = _operator(name)
@@ -200,7 +221,7 @@ def enumerate_mutants(modules=MODULES, operators=OPERATORS) -> list[Mutant]:
                     continue
                 changed, before, after = _changed_line(source, mutated)
                 out.append(Mutant(module, name, occurrence, changed, before, after,
-                                  changed in inside))
+                                  changed in inside, scopes.get(changed, "")))
     return out
 
 
@@ -351,7 +372,11 @@ class Result:
 
     @classmethod
     def from_json(cls, data: dict) -> Result:
-        return cls(Mutant(**data["mutant"]), Run(**data["suite"]), Run(**data["cli"]),
+        mutant = Mutant(**data["mutant"])
+        if not mutant.scope:
+            mutant.scope = _scopes((MOCK / f"{mutant.module}.py").read_text()).get(
+                mutant.line, "")
+        return cls(mutant, Run(**data["suite"]), Run(**data["cli"]),
                    Run(**data["live"]) if data.get("live") else None, data.get("tests", 0))
 
 
@@ -644,7 +669,16 @@ def main(argv: list[str] | None = None) -> int:
                              "(after new tests) and merge")
     parser.add_argument("--out", default="reports/mutants.md")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--render", metavar="JSON",
+                        help="write the report of a previous run's mutants.json again "
+                             "(after editing the triage) and exit")
     args = parser.parse_args(argv)
+    if args.render:
+        data = json.loads(Path(args.render).read_text())
+        results = [Result.from_json(r) for r in data["results"]]
+        Path(args.out).write_text(render(results, data["meta"], load_triage()))
+        print(f"mutants: wrote {args.out}")
+        return 0
     jobs = max(1, min(args.jobs, 2))
     started = time.monotonic()
     everything = enumerate_mutants(tuple(args.module or MODULES))
@@ -742,9 +776,9 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
     cli_k = sum(r.cli.killed for r in results)
     non_eq = total - len(equivalent)
     lines = ["# Mutation score of the suite on the mock", ""]
-    kind = ("quick sample" if meta["quick"] else
+    label = ("quick sample" if meta["quick"] else
             f"sample of {meta['limit']}" if meta["limit"] else "full run")
-    lines += [f"{kind}: {total} mutants of {meta['total_generated']} generated "
+    lines += [f"{label}: {total} mutants of {meta['total_generated']} generated "
               f"(seed {meta['seed']}), {meta['seconds']} s wall with {meta['jobs']} at once"
               + (" (survivors of a previous run re-run and merged)" if meta["rerun"] else "")
               + f"; `{meta['command'].strip()}`.", "",
