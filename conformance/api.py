@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import quote
 
+from conformance.spec import load_spec
+
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -205,12 +207,26 @@ def _common_prefix(templates: list[str]) -> str:
     return "/" + "/".join(prefix)
 
 
-@cache
-def api_for(dialect: str = "elevenlabs") -> Api:
-    """The operation table of a dialect of the bundled spec (cached)."""
-    from conformance.spec import load_spec
+_apis: dict[int, Api] = {}
 
-    return Api(load_spec(dialect))
+
+def api_of(spec: dict) -> Api:
+    """The operation table of `spec` (built once per spec object): the one way to get one."""
+    found = _apis.get(id(spec))
+    if found is None:
+        found = _apis[id(spec)] = Api(spec)
+    return found
+
+
+def api_for(dialect: str = "elevenlabs") -> Api:
+    """The operation table of a dialect of the bundled spec: `api_of(load_spec(dialect))`."""
+    return api_of(load_spec(dialect))
+
+
+def find_operation_by_id(spec: dict, operation_id: str) -> tuple[str, str, dict]:
+    """(method, path template, operation object) of `operation_id` in `spec`."""
+    op = api_of(spec).operation(operation_id)
+    return op.method.lower(), op.template, spec["paths"][op.template][op.method.lower()]
 
 
 # ------------------------------------------------------------------------------- lifecycle

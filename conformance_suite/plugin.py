@@ -17,6 +17,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from conformance import requirements as reqs
 from conformance.drift import Drift
 from conformance.exchanges import Coverage
+from conformance.profiles import ProfileError, load_deviations_file
 from conformance.targets import RunOptions, Target, TargetError, parse_target
 
 SUITE = Path(__file__).resolve().parent
@@ -122,7 +123,6 @@ def _check_requirements(items) -> None:
 def _deviations(target: Target):
     deviations = list(target.deviations_profile.deviations)
     if os.environ.get("CONFORMANCE_DEVIATIONS"):
-        from conformance.profiles import ProfileError, load_deviations_file
 
         try:
             deviations += load_deviations_file(os.environ["CONFORMANCE_DEVIATIONS"])

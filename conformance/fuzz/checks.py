@@ -91,7 +91,7 @@ def follow_up(ctx, case, op_id: str, batch_id: str):
 
     def send():
         if "app" in kwargs:
-            from schemathesis import transport
+            from schemathesis import transport  # lazy: schemathesis, only when fuzzing
 
             return transport.get(kwargs["app"]).send(follow, **kwargs)
         return schema.transport.send(follow, **kwargs)

@@ -112,7 +112,7 @@ def requests_session(client):
     """A `requests.Session` whose every request goes out through the httpx `client`, so
     requests a Schemathesis check re-sends (ignored_auth, our follow-up GETs) pass the live
     guard too."""
-    import requests
+    import requests  # lazy: requests (schemathesis' transport), only when fuzzing live
 
     class _Adapter(requests.adapters.BaseAdapter):
         def send(self, request, **_):

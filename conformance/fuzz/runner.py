@@ -16,6 +16,7 @@ from conformance.fuzz.world import (
     pin_batch_id,
     pin_query,
 )
+from conformance.targets import MOCK_KEYS
 
 
 class Reachability:
@@ -96,7 +97,6 @@ class CaseRunner:
             self._live(case, op)
 
     def _in_process(self, case, op: str) -> None:
-        from conformance.targets import MOCK_KEYS
 
         # The world's batches belong to the mock's first workspace, whatever key this run
         # sends (a wrong one must see 401s, not a crash).
@@ -180,7 +180,9 @@ class CaseRunner:
         does not judge that case unless the target is strict."""
         if not self.drawn_id or self.target.strict:
             return []
-        from schemathesis.specs.openapi.checks import positive_data_acceptance
+        from schemathesis.specs.openapi.checks import (
+            positive_data_acceptance,  # lazy: schemathesis, only when fuzzing
+        )
 
         return [positive_data_acceptance]
 

@@ -127,7 +127,9 @@ def credentials_for(case, headers: Mapping[str, str]) -> dict[str, str]:
     key, which the run's own key must not paper over)."""
     meta = case.meta
     if meta is not None and not meta.generation.mode.is_positive:
-        from schemathesis.core.parameters import ParameterLocation
+        from schemathesis.core.parameters import (
+            ParameterLocation,  # lazy: schemathesis, only when fuzzing
+        )
 
         if meta.is_negative_at(ParameterLocation.HEADER):
             return {}
@@ -141,7 +143,9 @@ def pin_batch_id(case, world: World) -> None:
         return
     meta = case.meta
     if meta is not None and not meta.generation.mode.is_positive:
-        from schemathesis.core.parameters import ParameterLocation
+        from schemathesis.core.parameters import (
+            ParameterLocation,  # lazy: schemathesis, only when fuzzing
+        )
 
         if meta.is_negative_at(ParameterLocation.PATH):
             return

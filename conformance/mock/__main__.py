@@ -10,6 +10,7 @@ from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_f
 from conformance.mock.choices import NAMED as CHOICE_SETS
 from conformance.mock.clock import DEFAULT_START, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
+from conformance.mock.heap import HeapPolicy
 from conformance.mock.server import uvicorn_options
 
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownFault, ValueError) as exc:
         print(f"conformance-mock: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
+    import uvicorn  # lazy: the server stack, only when serving
 
     profile = app.state.profile
     print(f"conformance-mock: {profile.name} dialect at http://{args.host}:{args.port}"
@@ -103,7 +104,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{_webhook_line(app)}",
           file=sys.stderr)
     if not args.no_gc_freeze:
-        from conformance.mock.heap import HeapPolicy
 
         HeapPolicy(app.state.store).freeze()   # start-up: modules, spec, validators
     # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-from conformance.profiles import VENDORS
 from conformance.targets.base import RunOptions, Target, TargetError
 from conformance.targets.cassette import RECORDED_RUN_ID, CassetteTarget
 from conformance.targets.live import LiveRun, LiveTarget
@@ -25,11 +24,6 @@ __all__ = ["KINDS", "MOCK_KEYS", "RECORDED_RUN_ID", "CassetteTarget", "LiveRun",
 KINDS: dict[str, type[Target]] = {cls.kind: cls for cls in (MockTarget, CassetteTarget,
                                                             LiveTarget)}
 FORMS = "mock, mock:<fault>, cassette:<vendor> or live:<vendor>"
-
-
-def check_vendor(text: str, vendor: str) -> None:
-    if vendor not in VENDORS:
-        raise TargetError(f"{text}: unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
 
 
 def parse_target(text: str, env=os.environ, options: RunOptions | None = None) -> Target:

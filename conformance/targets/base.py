@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,9 +19,10 @@ from typing import Any, ClassVar
 import httpx
 
 from conformance.api import FAR_FUTURE_S, Api
-from conformance.profiles import Profile, load_profile
+from conformance.profiles import VENDORS, Profile, load_profile
 from conformance.redact import Redactor, fingerprint
 from conformance.resources import CASSETTES
+from conformance.spec import load_spec
 
 #: Live polling: the longest wait for one `eventually`, and the longest pause between polls.
 LIVE_DEADLINE = int(os.environ.get("API_LIVE_DEADLINE", "600"))
@@ -29,6 +31,12 @@ LIVE_POLL_MAX = float(os.environ.get("API_LIVE_POLL_MAX", "5"))
 
 class TargetError(Exception):
     """The suite cannot run against this target; the message is one line for the user."""
+
+
+def check_dialect(text: str, dialect: str) -> None:
+    """`dialect` (the `<dialect>` of `live:<dialect>`, `cassette:<dialect>`) has a profile."""
+    if dialect not in VENDORS:
+        raise TargetError(f"{text}: unknown dialect {dialect!r} (known: {', '.join(VENDORS)})")
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,6 @@ class Target:
 
     @cached_property
     def spec(self) -> dict:
-        from conformance.spec import load_spec
-
         return load_spec(self.dialect)
 
     @cached_property
@@ -178,7 +184,6 @@ class Target:
     def clock(self, app, client: httpx.Client) -> Callable[[], int]:
         """The target's current unix time: here the server's own `Date` header (a vendor's
         clock, or a served mock's sped-up one)."""
-        from email.utils import parsedate_to_datetime
 
         list_path = self.api.list()
 

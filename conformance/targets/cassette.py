@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.targets.base import Target
+from conformance.targets.base import Target, check_dialect
 
 #: Cassettes are recorded and replayed under this run id, so names echo as recorded.
 RECORDED_RUN_ID = "recorded"
@@ -14,9 +14,7 @@ class CassetteTarget(Target):
 
     @classmethod
     def from_arg(cls, text: str, arg: str, env, options) -> CassetteTarget:
-        from conformance.targets import check_vendor
-
-        check_vendor(text, arg)
+        check_dialect(text, arg)
         # Keys were filtered out of the recording; these only select the workspace.
         return cls(text, arg, options=options, env=env, base_url="http://127.0.0.1:9",
                    api_key="cassette-replay-key", other_api_key="cassette-replay-other-key")

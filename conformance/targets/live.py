@@ -11,7 +11,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.targets.base import Target, TargetError
+from conformance.cleanup import cleanup
+from conformance.profiles import load_profile
+from conformance.safety import SafetyPolicy, SafetyTransport
+from conformance.targets.base import Target, TargetError, check_dialect
 
 
 @dataclass
@@ -36,10 +39,7 @@ class LiveTarget(Target):
 
     @classmethod
     def from_arg(cls, text: str, arg: str, env, options) -> LiveTarget:
-        from conformance.profiles import load_profile
-        from conformance.targets import check_vendor
-
-        check_vendor(text, arg)
+        check_dialect(text, arg)
         profile = load_profile(arg)
         return cls(text, arg, options=options, env=env,
                    base_url=(env.get(profile.base_url_env) or "").rstrip("/") or None,
@@ -93,8 +93,6 @@ class LiveTarget(Target):
     # -- the run's guard --------------------------------------------------------------------
 
     def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun:
-        from conformance.safety import SafetyPolicy, SafetyTransport
-
         # Under pytest-xdist each of `workers` holds its own guard: a run's caps, split evenly.
         workers = max(1, workers)
         policy = SafetyPolicy(
@@ -126,8 +124,6 @@ class LiveTarget(Target):
         return run.transport.explain(request)
 
     def cleanup(self, run, client, batch_ids):
-        from conformance.cleanup import cleanup
-
         for batch_id in batch_ids:
             run.ledger.record(batch_id)
         return cleanup(client, run.ledger, self.api).failed

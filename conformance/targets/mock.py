@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+from conformance.profiles import load_profile
 from conformance.targets.base import Target, TargetError
 
 #: Accepted keys of the embedded mock (= conformance.mock.app.DEFAULT_KEYS).
@@ -22,7 +25,10 @@ class MockTarget(Target):
     @classmethod
     def from_arg(cls, text: str, arg: str, env, options) -> MockTarget:
         if arg:
-            from conformance.mock.faults import UnknownFault, resolve_faults
+            from conformance.mock.faults import (  # lazy: the mock's web stack (starlette)
+                UnknownFault,
+                resolve_faults,
+            )
 
             try:
                 resolve_faults([arg])
@@ -32,27 +38,31 @@ class MockTarget(Target):
 
     @property
     def deviations_profile(self):
-        from conformance.profiles import load_profile
 
         return load_profile("mock")
 
     def new_app(self, dialect: str | None = None, **kw):
         """A fresh mock with this target's fault; `kw` goes to create_app (a clock, a
         webhook receiver, a choice set)."""
-        from conformance.mock.app import create_app
-        from conformance.mock.clock import ManualClock
+        from conformance.mock.app import (
+            create_app,  # lazy: the mock's web stack (starlette)
+        )
+        from conformance.mock.clock import (
+            ManualClock,  # lazy: the mock's web stack, only for the mock target
+        )
 
         kw.setdefault("clock", ManualClock())
         return create_app(profile=dialect or self.dialect, keys=list(MOCK_KEYS),
                           faults=[self.fault] if self.fault else [], **kw)
 
     def client(self, *, validator, api_key=None, app=None, run=None):
-        import warnings
 
         with warnings.catch_warnings():
             # Starlette 1.x nudges towards httpx2; the vendor SDK and vcrpy speak httpx.
             warnings.simplefilter("ignore")
-            from starlette.testclient import TestClient
+            from starlette.testclient import (
+                TestClient,  # lazy: the mock's web stack (starlette)
+            )
 
         client = TestClient(app, base_url=self.base_url, raise_server_exceptions=False,
                             headers=self._auth(api_key))

@@ -15,6 +15,7 @@ The clean mock must pass every catcher in every mode. Writes reports/faults-live
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.mock.app import create_app
+from conformance.mock.clock import WallClock
 from conformance.mock.faults import FAULTS
+from conformance.mock.server import served
+from conformance.report.junit import load_junit
+from conformance.targets import MOCK_KEYS
 from conformance.tools.faultmatrix import LEAN, ROOT, load_matrix
 from conformance.tools.liveproof import TIME_SCALE, live_env
 
@@ -51,13 +57,7 @@ class LiveFaultRun:
 
 def _run(fault: str | None, tests: list[str], choices: str, extra: tuple[str, ...],
          env: dict | None = None) -> LiveFaultRun:
-    import subprocess
 
-    from conformance.mock.app import create_app
-    from conformance.mock.clock import WallClock
-    from conformance.mock.server import served
-    from conformance.report.junit import load_junit
-    from conformance.targets import MOCK_KEYS
 
     result = LiveFaultRun(fault)
     start = time.monotonic()

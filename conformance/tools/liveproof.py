@@ -27,6 +27,7 @@ from conformance.mock.choices import load_choices
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
 from conformance.profiles import VENDORS, load_profile
+from conformance.report.junit import load_junit
 from conformance.targets import MOCK_KEYS
 
 TIME_SCALE = 60  # one real second is a mock minute: calls end in seconds
@@ -94,7 +95,6 @@ def live_env(dialect: str, base_url: str, **extra: str) -> dict:
 
 
 def run_one(dialect: str, choices: str, mode: str, reports: Path) -> Result:
-    from conformance.report.junit import load_junit
 
     result = Result(dialect, choices, mode, code=-1)
     app = create_app(dialect, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE),

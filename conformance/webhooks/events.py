@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from conformance.spec import load_spec, schema_validator
+
 TRANSCRIPTION = "post_call_transcription"
 AUDIO = "post_call_audio"
 INITIATION_FAILURE = "call_initiation_failure"
@@ -110,7 +112,6 @@ def webhook_schema(spec: dict, event_type: str) -> dict:
 
 def validate_event(spec: dict, payload) -> list[str]:
     """Every way `payload` breaks the spec's webhook schema of its own `type`."""
-    from conformance.spec import schema_validator
 
     if not isinstance(payload, dict):
         return ["payload is not a JSON object"]
@@ -147,7 +148,6 @@ class DeliveryRules:
 
 @cache
 def _rules(name: str) -> DeliveryRules:
-    from conformance.spec import load_spec
 
     raw = load_spec(name)["x-conformance-webhook-delivery"]
     return DeliveryRules(
