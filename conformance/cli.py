@@ -135,9 +135,9 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     target.check_reachable()
     api = target.api
     policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
-                          allowed_hosts=frozenset({urlsplit(target.base_url).hostname}),
+                          allowed_hosts=frozenset({urlsplit(target.base_url or "").hostname or ""}),
                           sweep_prefix=prefix)
-    with guarded_client(target.base_url, policy, headers=target._auth(None),
+    with guarded_client(target.base_url or "", policy, headers=target.auth_headers(None),
                         timeout=30.0) as client:
         try:
             swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,

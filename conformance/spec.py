@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
 import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -19,28 +21,30 @@ SPEC_URI = "urn:conformance:spec"
 
 
 @cache
-def _bundled() -> dict:
-    return yaml.safe_load(SPEC_PATH.read_text())
+def _bundled() -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
+    return spec
 
 
 @cache
-def _load(name: str) -> dict:
+def _load(name: str) -> dict[str, Any]:
     profile = load_profile(name)
     return derive_dialect(_bundled(), profile)
 
 
-def load_spec(profile: str | Profile = "elevenlabs") -> dict:
+def load_spec(profile: str | Profile = "elevenlabs") -> dict[str, Any]:
     """The spec in a vendor's dialect (cached: treat as read-only)."""
     name = profile.name if isinstance(profile, Profile) else profile
     return _load("elevenlabs" if name == "mock" else name)
 
 
-def _registry(spec: dict) -> Registry:
-    return Registry().with_resource(
+def _registry(spec: dict[str, Any]) -> Registry[Any]:
+    registry: Registry[Any] = Registry().with_resource(
         SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+    return registry
 
 
-def _absolute_refs(node):
+def _absolute_refs(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: (SPEC_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#")
                     else _absolute_refs(v)) for k, v in node.items()}
@@ -59,27 +63,28 @@ class SchemaValidator:
     tests/self/test_fast_paths.py checks that they agree on generated valid and invalid data.
     """
 
-    def __init__(self, spec: dict, schema: dict) -> None:
+    def __init__(self, spec: dict[str, Any], schema: dict[str, Any]) -> None:
         self.reference = Draft202012Validator(_absolute_refs(copy.deepcopy(schema)),
                                               registry=_registry(spec))
         self.fast = jsonschema_rs.Draft202012Validator(
             {**schema, "components": spec.get("components", {})}, validate_formats=False)
 
-    def is_valid(self, instance) -> bool:
+    def is_valid(self, instance: Any) -> bool:
         return self.fast.is_valid(instance)
 
-    def iter_errors(self, instance):
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
         """The reference validator's errors; none without asking it when the fast path
         accepts the instance."""
         if self.fast.is_valid(instance):
             return iter(())
-        return self.reference.iter_errors(instance)
+        errors: Iterator[ValidationError] = self.reference.iter_errors(instance)
+        return errors
 
 
 _validators: dict[tuple[int, str], SchemaValidator] = {}
 
 
-def schema_validator(spec: dict, schema: dict) -> SchemaValidator:
+def schema_validator(spec: dict[str, Any], schema: dict[str, Any]) -> SchemaValidator:
     """A Draft 2020-12 validator for `schema`, whose local `$ref`s resolve in `spec`."""
     key = (id(spec), json.dumps(schema, sort_keys=True))
     validator = _validators.get(key)

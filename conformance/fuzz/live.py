@@ -63,7 +63,7 @@ def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | Non
     recipients = recipients if isinstance(recipients, list) else []
     safe = []
     for index, recipient in enumerate(recipients[:max_recipients] or [{}]):
-        item = {"phone_number": mixed_number(index)}
+        item: dict[str, Any] = {"phone_number": mixed_number(index)}
         if isinstance(recipient, dict):
             if isinstance(recipient.get("id"), str):
                 item["id"] = recipient["id"]

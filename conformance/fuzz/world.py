@@ -165,7 +165,7 @@ def pin_query(case, world: World | None = None) -> None:
     if not is_positive(case) or not isinstance(case.query, dict):
         return
     op = operation_id(case)
-    minimum = QUERY_MINIMUM.get(op)
+    minimum = QUERY_MINIMUM.get(op or "")
     limit = case.query.get("limit")
     if minimum is not None and isinstance(limit, int) and not isinstance(limit, bool) \
             and limit < minimum:

@@ -8,7 +8,7 @@ import sys
 
 from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
 from conformance.mock.choices import NAMED as CHOICE_SETS
-from conformance.mock.clock import DEFAULT_START, ManualClock, WallClock
+from conformance.mock.clock import DEFAULT_START, Clock, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
 from conformance.mock.heap import HeapPolicy
 from conformance.mock.server import uvicorn_options
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in FAULTS.values():
             print(f"{f.name:40} {f.category:12} {f.description}")
         return 0
+    clock: Clock
     if args.clock == "manual":
         clock = ManualClock(args.start) if args.start is not None else ManualClock()
     else:

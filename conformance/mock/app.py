@@ -380,7 +380,8 @@ def create_app(profile: str | Profile = "elevenlabs",
     if admin:
         routes += admin_routes(parts)
         routes.append(Route(f"{ADMIN_PREFIX}/webhooks", admin_endpoint(parts), methods=["GET"]))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
+    handlers: dict[Any, Any] = {HTTPException: _http_exception}
+    app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[*([Middleware(FastPaths, parts=parts)] if fast_paths else []),
                                 Middleware(ClockDate, clock=clock)])
     app.state.parts = parts

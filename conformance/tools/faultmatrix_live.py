@@ -32,10 +32,12 @@ from conformance.targets import MOCK_KEYS
 from conformance.tools.faultmatrix import LEAN, ROOT, load_matrix
 from conformance.tools.liveproof import TIME_SCALE, live_env
 
-MODES = (("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
-         # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
-         ("outcomes, cap 20,000", ("--allow-dispatch", "--mock-outcomes"),
-          {"API_LIVE_MAX_RECIPIENTS": "20000"}))
+#: (label, extra arguments, extra environment) of each way a catcher is run.
+MODES: tuple[tuple[str, tuple[str, ...], dict[str, str]], ...] = (
+    ("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
+    # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
+    ("outcomes, cap 20,000", ("--allow-dispatch", "--mock-outcomes"),
+     {"API_LIVE_MAX_RECIPIENTS": "20000"}))
 #: Faults a broken server under the alternate choices shows no differently: the alternate
 #: set itself cancels finished recipients (conformance/mock/README.md).
 SAME_AS_ALTERNATE = {"alternate": {"finished-recipient-cancelled"}}
@@ -109,7 +111,7 @@ def markdown(choices: str, clean: list[LiveFaultRun], runs: list[LiveFaultRun],
                ", ".join(f"`{n.split('::', 1)[1]}` (fails)" for n in run.failed[:3])
                + ", ".join(f"`{n.split('::', 1)[1]}` (differs)" for n in run.differs[:3])
                if run.caught else "**not caught**")
-        lines.append(f"| `{run.fault}` | {FAULTS[run.fault].category} | "
+        lines.append(f"| `{run.fault}` | {FAULTS[run.fault or ''].category} | "
                      f"{run.mode if run.caught else '—'} | {how} |")
     for fault in sorted(skipped):
         lines.append(f"| `{fault}` | {FAULTS[fault].category} | — | the {choices} set does "

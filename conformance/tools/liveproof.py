@@ -87,6 +87,7 @@ def live_env(dialect: str, base_url: str, **extra: str) -> dict:
     """The environment of a run pointed at the mock served at `base_url` (its keys, fast
     polls, a bounded wait); `extra` adds or overrides variables."""
     profile = load_profile(dialect)
+    assert profile.base_url_env and profile.api_key_env, f"{dialect}: a dialect profile"
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     env.update({profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
                 f"{dialect.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from conformance.spec import load_spec, schema_validator
 
@@ -66,6 +67,7 @@ def _first_message(end: CallEnd) -> str:
 def build_event(end: CallEnd, event_type: str | None = None) -> dict:
     """The payload of the event `end` produces (or of `event_type`, when given)."""
     event_type = event_type or event_type_for(end.status)
+    data: dict[str, Any]
     if event_type == INITIATION_FAILURE:
         data = {"agent_id": end.agent_id, "conversation_id": end.conversation_id,
                 "failure_reason": end.failure_reason,
