@@ -11,7 +11,14 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from conformance import report
+from conformance.diff.cli import add_parser as add_diff_parsers
+from conformance.resources import SPEC_PATH
+from conformance.webhooks.cli import add_parser as add_webhook_check
 
 EXIT_CANNOT_RUN = 2
 #: The suite's packages (collected with --pyargs, from a checkout or an installed wheel).
@@ -41,7 +48,7 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
                    extra: list[str]) -> list[str]:
     """How one target's run is started: the suite's own settings and plugin, whatever the
     caller's folder holds."""
-    import conformance_suite
+    import conformance_suite  # lazy: the pytest suite, only for `run`
 
     here = Path(conformance_suite.__file__).resolve().parent
     return [sys.executable, "-m", "pytest", "--pyargs", *_suite_args(suites),
@@ -52,13 +59,19 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the suites against each target (one JUnit file each), then one report of all."""
-    from conformance.targets import RunOptions, TargetError, parse_target
+    from conformance.targets import (  # lazy: targets load the mock's web stack
+        RunOptions,
+        TargetError,
+        parse_target,
+    )
 
     texts = args.target or [os.environ.get("API_TARGET", "mock")]
     extra = list(args.pytest_args)
     shard = ""
     if args.shard:
-        from conformance_suite.parallel import parse_shard
+        from conformance_suite.parallel import (
+            parse_shard,  # lazy: the pytest suite, only for `run --shard`
+        )
 
         index, count = parse_shard(args.shard)
         extra += ["--shard", f"{index}/{count}"]
@@ -90,16 +103,64 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from conformance import report
-    from conformance.resources import SPEC_PATH
 
     argv = [*args.junit, "--html", args.html, "--md", args.md, "--spec", str(SPEC_PATH)]
     return report.main(argv)
 
 
+def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
+              min_age_s: int = 0, env=None) -> int:
+    """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed.
+    Raises TargetError (one line) when the target cannot be swept at all."""
+    import httpx  # lazy: only for `sweep`
+
+    from conformance.cleanup import SweepError, sweep  # lazy: only for `sweep`
+    from conformance.safety import (  # lazy: only for `sweep`
+        SafetyPolicy,
+        UnsafeRequest,
+        guarded_client,
+        name_prefix,
+        new_run_id,
+    )
+    from conformance.targets import (  # lazy: targets load the mock's web stack
+        TargetError,
+        parse_target,
+    )
+
+    target = parse_target(target_text, env if env is not None else os.environ)
+    if not target.keeps_batches:
+        raise TargetError(f"{target_text}: sweep works on live:<vendor> targets only (nothing "
+                          "else keeps batches between runs)")
+    target.check_ready()
+    target.check_reachable()
+    api = target.api
+    policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
+                          allowed_hosts=frozenset({urlsplit(target.base_url or "").hostname or ""}),
+                          sweep_prefix=prefix)
+    with guarded_client(target.base_url or "", policy, headers=target.auth_headers(None),
+                        timeout=30.0) as client:
+        try:
+            swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
+                          min_age_s=min_age_s)
+        except SweepError as exc:
+            for batch_id in exc.swept:
+                print(f"swept {batch_id}")
+            print(f"conformance sweep: {len(exc.errors)} batch(es) left: {exc.errors}",
+                  file=sys.stderr)
+            return 1
+        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
+            raise TargetError(f"{target_text}: sweep failed: {exc}") from None
+    verb = "would sweep" if dry_run else "swept"
+    for index, batch_id in enumerate(swept, 1):
+        print(f"[{index}/{len(swept)}] {verb} {batch_id}")
+    print(f"conformance sweep: {verb} {len(swept)} batch(es) named {prefix}* on {target_text}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from conformance.cleanup import run_sweep
-    from conformance.targets import TargetError
+    from conformance.targets import (
+        TargetError,  # lazy: targets load the mock's web stack
+    )
 
     try:
         return run_sweep(args.target, prefix=args.prefix, dry_run=args.dry_run,
@@ -145,8 +206,6 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=cmd_sweep)
 
     # `diff` and `cassettes check` (issue 15), `webhook-check` (issue 17): their own packages.
-    from conformance.diff.cli import add_parser as add_diff_parsers
-    from conformance.webhooks.cli import add_parser as add_webhook_check
 
     add_diff_parsers(sub)
     add_webhook_check(sub)

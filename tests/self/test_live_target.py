@@ -20,15 +20,16 @@ VENDORS = ("elevenlabs", "voiceai")
 FAR = int(time.time()) + 40 * 24 * 3600
 
 
+@pytest.mark.slow
 def test_the_whole_suite_passes_live_against_two_correct_servers(tmp_path):
     """Through the live path, the whole suite (scenarios and contract) against the mock with
     its default choices (safe mode, what a user points at staging) and against the alternate
     set (every undocumented choice flipped; dispatch and controlled outcomes): no failure, no
     error, no guard refusal, nothing left behind, and exactly the inferences the flipped
-    choices contradict are reported as differing (conformance/liveproof.py)."""
+    choices contradict are reported as differing (conformance/tools/liveproof.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from conformance.liveproof import run_one
+    from conformance.tools.liveproof import run_one
 
     plan = [("elevenlabs", "default", "safe"), ("voiceai", "alternate", "outcomes")]
     with ThreadPoolExecutor(len(plan)) as pool:
