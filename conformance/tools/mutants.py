@@ -55,6 +55,10 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
+
+from conformance.profiles import load_profile
+
 ROOT = Path(__file__).resolve().parents[2]
 MOCK = ROOT / "conformance" / "mock"
 SPEC = ROOT / "openapi" / "batch-calling.yaml"
@@ -109,7 +113,7 @@ class Mutant:
 
 
 def _operator(name: str):
-    from cosmic_ray.plugins import get_operator
+    from cosmic_ray.plugins import get_operator  # lazy: a test extra
 
     return get_operator(f"core/{name}")()
 
@@ -123,7 +127,7 @@ def _function_lines(source: str) -> set[int]:
             if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                     and isinstance(first.value.value, str) and len(node.body) > 1):
                 first = node.body[1]
-            lines.update(range(first.lineno, node.end_lineno + 1))
+            lines.update(range(first.lineno, (node.end_lineno or node.lineno) + 1))
     return lines
 
 
@@ -135,7 +139,7 @@ def _scopes(source: str) -> dict[int, str]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 name = f"{prefix}.{child.name}" if prefix else child.name
-                for line in range(child.lineno, child.end_lineno + 1):
+                for line in range(child.lineno, (child.end_lineno or child.lineno) + 1):
                     out[line] = name
                 walk(child, name)
             else:
@@ -165,7 +169,7 @@ def _annotation_lines(source: str) -> set[tuple[int, int]]:
 
 
 def _positions(source: str, operator) -> list[tuple[int, int]]:
-    from cosmic_ray.ast import Visitor, get_ast
+    from cosmic_ray.ast import Visitor, get_ast  # lazy: a test extra
 
     found: list[tuple[int, int]] = []
 
@@ -179,7 +183,7 @@ def _positions(source: str, operator) -> list[tuple[int, int]]:
 
 
 def mutated_source(module: str, operator: str, occurrence: int) -> str | None:
-    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.mutating import mutate_code  # lazy: a test extra
 
     source = (MOCK / f"{module}.py").read_text()
     return mutate_code(source, _operator(operator), occurrence)
@@ -196,7 +200,7 @@ def _changed_line(original: str, mutated: str) -> tuple[int, str, str]:
 def enumerate_mutants(modules=MODULES, operators=OPERATORS) -> list[Mutant]:
     """Every mutant of the operators over the modules, in a stable order. Mutants inside
     docstrings or annotations are left out (they change no code that runs)."""
-    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.mutating import mutate_code  # lazy: a test extra
 
     out: list[Mutant] = []
     for module in modules:
@@ -312,7 +316,7 @@ def pytest_configure(config):
     global _COV
     path = os.environ.get("CONFORMANCE_MUTANTS_MAP")
     if path and _COV is None:
-        import coverage
+        import coverage  # lazy: a test extra
 
         _COV = coverage.Coverage(data_file=path, include=[str(MOCK / "*.py")])
         _COV.start()
@@ -424,7 +428,7 @@ class Served:
     def __init__(self, mutant: Mutant | None, work: Path, keys: list[str],
                  args: tuple[str, ...] = (), cover: Path | None = None,
                  source: str | None = None) -> None:
-        from conformance.mock.server import free_port
+        from conformance.mock.server import free_port  # lazy: plugin loads no mock
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -441,8 +445,6 @@ class Served:
                                      stderr=self.log)
 
     def wait(self, path: str, timeout: float = 60.0) -> bool:
-        import httpx
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -496,8 +498,6 @@ def run_cli(mutant: Mutant | None, work: Path, timeout: float, baseline: set[str
             cover: Path | None = None, source: str | None = None) -> tuple[Run, set[str]]:
     """Schemathesis' CLI alone (no project hooks: it runs from an empty folder) against
     the served mutant, every check and phase."""
-    from conformance.profiles import load_profile
-
     profile = load_profile("elevenlabs")
     key = "mutants-" + secrets.token_hex(6)
     served = Served(mutant, work, [key], ("--time-scale", "60"), cover=cover, source=source)
@@ -574,7 +574,7 @@ class Reach:
 
 
 def _read_coverage(path: Path) -> dict[tuple[str, int], set[str]]:
-    import coverage
+    import coverage  # lazy: a test extra
 
     data = coverage.CoverageData(basename=str(path))
     data.read()
@@ -675,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.render:
         data = json.loads(Path(args.render).read_text())
-        results = [Result.from_json(r) for r in data["results"]]
-        Path(args.out).write_text(render(results, data["meta"], load_triage()))
+        Path(args.out).write_text(render([Result.from_json(r) for r in data["results"]],
+                                         data["meta"], load_triage()))
         print(f"mutants: wrote {args.out}")
         return 0
     jobs = max(1, min(args.jobs, 2))
@@ -850,6 +850,7 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
                   + ".", "", "| mutant | line | mock target | live path | live detail |",
                   "|---|---|---|---|---|"]
         for r in live:
+            assert r.live is not None
             lines.append(f"| `{r.mutant.id}` | {r.mutant.line} | {_word(r.suite)} | "
                          f"{_word_live(asdict(r.live))} | {r.live.detail[:80]} |")
         lines.append("")
@@ -873,7 +874,8 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
 def _word_live(live: dict) -> str:
     if live.get("timeout"):
         return "timed out"
-    return EXIT_NAMES.get(live.get("exit"), f"exit {live.get('exit')}")
+    code = live.get("exit")
+    return EXIT_NAMES.get(code, f"exit {code}") if isinstance(code, int) else f"exit {code}"
 
 
 if __name__ == "__main__":
