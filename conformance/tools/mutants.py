@@ -377,9 +377,12 @@ class Result:
     @classmethod
     def from_json(cls, data: dict) -> Result:
         mutant = Mutant(**data["mutant"])
-        if not mutant.scope:
-            mutant.scope = _scopes((MOCK / f"{mutant.module}.py").read_text()).get(
-                mutant.line, "")
+        if not mutant.scope:      # a run before scopes were recorded: find its line again
+            source = (MOCK / f"{mutant.module}.py").read_text()
+            same = [i + 1 for i, text in enumerate(source.splitlines()) if text == mutant.before]
+            if same:
+                line = min(same, key=lambda n: abs(n - mutant.line))
+                mutant.scope = _scopes(source).get(line, "")
         return cls(mutant, Run(**data["suite"]), Run(**data["cli"]),
                    Run(**data["live"]) if data.get("live") else None, data.get("tests", 0))
 
@@ -588,7 +591,8 @@ def _read_coverage(path: Path) -> dict[tuple[str, int], set[str]]:
     return out
 
 
-def build_reach(work: Path, timeout: float) -> tuple[Reach, Run, Run, set[str]]:
+def build_reach(work: Path, timeout: float, *, cli: bool = True
+                ) -> tuple[Reach, Run, Run, set[str]]:
     """Runs the correct mock once each way, recording what reaches which line: the suite
     (must be CONFORMANT) and the CLI (its findings there are the baseline)."""
     suite_dir = work / "baseline-suite"
@@ -606,17 +610,22 @@ def build_reach(work: Path, timeout: float) -> tuple[Reach, Run, Run, set[str]]:
         reach.tests[key] = sorted(tests)
         names.update(tests)
     reach.all_tests = sorted(names)
+    if not cli:
+        return reach, suite, Run(None, 0.0, "not run"), set()
     cli_dir = work / "baseline-cli"
     cli_dir.mkdir(parents=True)
-    cli, findings = run_cli(None, cli_dir, timeout, None, cover=cli_dir / "cli.coverage")
+    base, findings = run_cli(None, cli_dir, timeout, None, cover=cli_dir / "cli.coverage")
     reach.cli_lines = set(_read_coverage(cli_dir / "cli.coverage"))
-    return reach, suite, cli, findings
+    return reach, suite, base, findings
 
 
 # --------------------------------------------------------------------------- the run
 
 def run_one(m: Mutant, reach: Reach, baseline: set[str], work: Path, live: bool,
-            timeout: float) -> Result:
+            timeout: float, previous: Result | None = None) -> Result:
+    """The mutant through the suite, the CLI and (`live`) the live path. With `previous`
+    (a re-run after new tests) only the suite runs again: the CLI and the live column
+    are the previous run's."""
     work.mkdir(parents=True, exist_ok=True)
     source = mutated_source(m.module, m.operator, m.occurrence)
     tests = reach.suite_tests(m)
@@ -625,6 +634,8 @@ def run_one(m: Mutant, reach: Reach, baseline: set[str], work: Path, live: bool,
             suite = run_suite(m, tests, work, timeout, source=source)
         else:
             suite = Run(None, 0.0, "not reached by any test")
+        if previous is not None:
+            return Result(m, suite, previous.cli, previous.live, len(tests))
         if reach.cli_reaches(m):
             cli, _ = run_cli(m, work, timeout, baseline, source=source)
         else:
@@ -688,12 +699,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.id:55} L{m.line:<4} {m.before.strip()}  =>  {m.after.strip()}")
         print(f"{len(chosen)} of {len(everything)} mutants")
         return 0
-    previous: dict[str, Result] = {}
+    old_results: list[Result] = []
+    old_meta: dict = {}
+    again: dict[str, Result] = {}          # new mutant id -> the previous result it re-runs
     if args.rerun:
-        old = json.loads(Path(args.rerun).read_text())
-        previous = {r["id"]: Result.from_json(r) for r in old["results"]}
-        ids = {i for i, r in previous.items() if not r.suite.killed}
-        chosen = [m for m in everything if m.id in ids]
+        old_results = [Result.from_json(r) for r in
+                       json.loads(Path(args.rerun).read_text())["results"]]
+        triage = load_triage()
+        by_key: dict[str, list[Mutant]] = defaultdict(list)
+        for m in everything:
+            by_key[m.key].append(m)
+        for r in old_results:
+            if r.suite.killed or triage.get(r.mutant.key, {}).get("verdict") == "equivalent":
+                continue
+            found = [m for m in by_key.get(r.mutant.key, []) if m.id not in again]
+            if found:   # the same edit of the same line, wherever the line is now
+                m = min(found, key=lambda m: abs(m.line - r.mutant.line))
+                again[m.id] = r
+        chosen = [m for m in everything if m.id in again]
+        args.live_sample = 0
     live_count = args.live_sample if args.live_sample is not None else (
         3 if args.quick else 10)
     live_ids = {m.id for m in random.Random(args.seed + 1).sample(
@@ -705,7 +729,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         print(f"mutants: {len(chosen)} of {len(everything)} mutants; baseline runs of the "
               f"correct mock first", flush=True)
-        reach, base_suite, base_cli, findings = build_reach(work / "baseline", args.timeout * 2)
+        reach, base_suite, base_cli, findings = build_reach(
+            work / "baseline", args.timeout * 2, cli=not args.rerun)
         if base_suite.exit != 0:
             print(f"mutants: the suite is not CONFORMANT on the correct mock "
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
@@ -723,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
                 live_ids = set()
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             futures = {pool.submit(run_one, m, reach, findings, work / f"m{index}",
-                                   m.id in live_ids, args.timeout): m
+                                   m.id in live_ids, args.timeout, again.get(m.id)): m
                        for index, m in enumerate(chosen)}
             for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
                 result = future.result()
@@ -732,17 +757,24 @@ def main(argv: list[str] | None = None) -> int:
                       f"{_word(result.suite)} cli={_word(result.cli)}"
                       + (f" live={_word(result.live)}" if result.live else ""), flush=True)
     seconds = time.monotonic() - started
-    if previous:
-        merged = dict(previous)
-        merged.update({r.mutant.id: r for r in results})
-        results = list(merged.values())
+    if args.rerun:
+        rerun = {id(again[r.mutant.id]): r for r in results}
+        results = [rerun.get(id(r), r) for r in old_results]
+        old_meta = json.loads(Path(args.rerun).read_text())["meta"]
     meta = {"quick": args.quick, "limit": args.limit, "seed": args.seed,
             "total_generated": len(everything), "seconds": round(seconds),
+            "rerun_of": ({"seconds": old_meta["seconds"], "command": old_meta["command"],
+                          "reran": len(again)} if args.rerun else None),
             "jobs": jobs, "cli_examples": CLI_EXAMPLES, "rerun": bool(args.rerun),
             "baseline": {"suite_s": round(base_suite.seconds), "cli_s": round(base_cli.seconds),
                          "cli_findings": sorted(findings),
                          "live": asdict(live_base) if live_base else None},
             "command": "python -m conformance.tools.mutants " + " ".join(argv or sys.argv[1:])}
+    if args.rerun:   # the sample, its CLI baseline and its live baseline are the first run's
+        for name in ("quick", "limit", "seed", "total_generated"):
+            meta[name] = old_meta[name]
+        meta["baseline"]["cli_findings"] = old_meta["baseline"]["cli_findings"]
+        meta["baseline"]["live"] = old_meta["baseline"]["live"]
     results.sort(key=lambda r: (MODULES.index(r.mutant.module), r.mutant.line, r.mutant.id))
     out.with_suffix(".json").write_text(json.dumps(
         {"meta": meta, "results": [r.as_json() for r in results]}, indent=1))
@@ -778,10 +810,18 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
     lines = ["# Mutation score of the suite on the mock", ""]
     label = ("quick sample" if meta["quick"] else
             f"sample of {meta['limit']}" if meta["limit"] else "full run")
+    first_run = meta.get("rerun_of") or meta
     lines += [f"{label}: {total} mutants of {meta['total_generated']} generated "
-              f"(seed {meta['seed']}), {meta['seconds']} s wall with {meta['jobs']} at once"
-              + (" (survivors of a previous run re-run and merged)" if meta["rerun"] else "")
-              + f"; `{meta['command'].strip()}`.", "",
+              f"(seed {meta['seed']}), {first_run['seconds']} s wall with {meta['jobs']} at "
+              f"once; `{first_run['command'].strip()}`.", ""]
+    if meta.get("rerun_of"):
+        first = meta["rerun_of"]
+        lines += [f"Re-run after new tests: the first run (`{first['command'].strip()}`, "
+                  f"{first['seconds']} s) left {first['reran']} mutant(s) neither killed nor "
+                  "triaged equivalent; those ran through the suite again on the current code "
+                  f"(found again by their line and edit), in {meta['seconds']} s. Their CLI "
+                  "and live columns, and every other row, are the first run's.", ""]
+    lines += [
               "Mutants: Cosmic Ray's operators (`cosmic_ray.mutating.mutate_code`) over "
               f"`conformance/mock/{{{','.join(MODULES)}}}.py`; each applied to one process "
               "through an import overlay, never to the files on disk. Killed = the verdict a "
