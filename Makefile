@@ -64,7 +64,7 @@ record: $(STAMP)
 	$(PY) -m conformance.tools.record
 
 ## Benchmarks: the mock beside Prism (installed with npm), scale, profile, suite speed;
-## prints tables and writes benchmarks/results/latest.md (about 8 min; QUICK=1 for ~1 min).
+## prints tables and writes benchmarks/results/latest.md (about 9 min; QUICK=1 for about 2: benchmarks/README.md).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
