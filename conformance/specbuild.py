@@ -220,6 +220,67 @@ def _error_schemas() -> dict:
     }
 
 
+#: The vendor's page "AI rate limiting for voice: Concurrency, queues, and 429s"
+#: (elevenlabs.io/blog/ai-rate-limiting-for-voice; openapi/README.md "Pressure").
+PRESSURE_SOURCE = ("ElevenLabs, \"AI rate limiting for voice: Concurrency, queues, and "
+                   "429s\" (elevenlabs.io/blog/ai-rate-limiting-for-voice)")
+BUSY_STATUSES = ["too_many_concurrent_requests", "system_busy"]
+
+
+def _busy_schemas() -> dict:
+    return {
+        "BusyErrorDetail": {
+            "type": "object",
+            "title": "BusyErrorDetail",
+            "x-conformance-source": "documented",
+            "x-conformance-provenance": PRESSURE_SOURCE,
+            "description": "Why the server pushed back: `too_many_concurrent_requests` (wait "
+            "for a slot, then retry) or `system_busy` (back off). The page names only "
+            "`status`; other keys (the object error's) may come with it.",
+            "properties": {
+                "status": {"type": "string", "enum": list(BUSY_STATUSES)},
+                "message": {"type": "string"},
+            },
+            "required": ["status"],
+        },
+        "BusyErrorResponse": {
+            "type": "object",
+            "title": "BusyErrorResponse",
+            "x-conformance-source": "documented",
+            "x-conformance-provenance": PRESSURE_SOURCE,
+            "properties": {"detail": {"$ref": "#/components/schemas/BusyErrorDetail"}},
+            "required": ["detail"],
+        },
+    }
+
+
+def _busy_response() -> dict:
+    """429 on every operation: the workspace's concurrency limit (plan-dependent) or a busy
+    system. Pressure, never a failure of the server; a client waits and sends again."""
+    def header(description: str, schema: dict) -> dict:
+        return {"description": description, "required": False, "schema": schema,
+                "x-conformance-source": "documented"}
+
+    return {
+        "description": "Over the workspace's limit on concurrent requests "
+        "(`too_many_concurrent_requests`: wait for a slot, then retry) or the system is busy "
+        "(`system_busy`: back off). Requests first queue briefly, then get this answer.",
+        "x-conformance-source": "documented",
+        "x-conformance-provenance": PRESSURE_SOURCE,
+        "headers": {
+            "Retry-After": header("How long to wait: delta-seconds or an HTTP date "
+                                  "(RFC 9110); may be absent.", {"type": "string"}),
+            "current-concurrent-requests": header(
+                "Requests of the workspace in flight now.", {"type": "integer"}),
+            "maximum-concurrent-requests": header(
+                "The workspace's limit on concurrent requests.", {"type": "integer"}),
+        },
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BusyErrorResponse"}}
+        },
+    }
+
+
 def _error_response(status: str) -> dict:
     description, source = ERROR_STATUSES[status]
     return {
@@ -330,6 +391,7 @@ def build(vendor: dict | None = None, fragment_name: str | None = None) -> dict:
             "type": "object", "title": "Context", "x-conformance-source": "observed"}
 
     schemas.update(_error_schemas())
+    schemas.update(_busy_schemas())
     webhook_schemas, webhooks, delivery = _webhooks()
     schemas.update(webhook_schemas)
 
@@ -360,6 +422,7 @@ def build(vendor: dict | None = None, fragment_name: str | None = None) -> dict:
             responses["401"] = _error_response("401")
             for status in EXTRA_ERRORS.get(op_id, []):
                 responses[status] = _error_response(status)
+            responses["429"] = _busy_response()
             if op_id == "submitBatchCall":
                 responses["200"]["links"] = _links()
                 media = op["requestBody"]["content"]["application/json"]

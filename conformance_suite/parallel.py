@@ -58,9 +58,12 @@ def suite_properties(config) -> list[tuple[str, str]]:
     target = getattr(config, "conformance_target", None)
     if target is None:
         return []
+    from conformance_suite.pressure_plugin import stats_property
+
+    pressure = stats_property(config)
     return [("target", target.text), ("requirements", reqs.as_json(reqs.load())),
             ("coverage", config.conformance_coverage.as_json()),
-            ("drift", config.conformance_drift.as_json())]
+            ("drift", config.conformance_drift.as_json()), *([pressure] if pressure else [])]
 
 
 @pytest.hookimpl(trylast=True)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 import zlib
 
-from conformance.fuzz.live import live_safe_body, request_of, requests_session, send_httpx
+from conformance.fuzz.live import (
+    live_safe_body,
+    probes_through,
+    request_of,
+    requests_session,
+    send_httpx,
+)
 from conformance.fuzz.world import (
     QUERY_PINNED,
     AppSwitch,
@@ -221,7 +227,8 @@ class CaseRunner:
         response = send_httpx(self.client, case, base_url=self.target.base_url,
                               headers=headers)
         self.reach.record(op, response.status_code)
-        case.validate_response(
-            response, headers=headers, excluded_checks=self.excluded_checks(),
-            transport_kwargs={"session": requests_session(self.client),
-                              "base_url": self.target.base_url, "headers": headers})
+        with probes_through(self.client):
+            case.validate_response(
+                response, headers=headers, excluded_checks=self.excluded_checks(),
+                transport_kwargs={"session": requests_session(self.client),
+                                  "base_url": self.target.base_url, "headers": headers})

@@ -72,10 +72,16 @@ def _machine(target, name_prefix, live_run, agent_id):
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             # Name the credentials sent, so ignored_auth knows they are the run's own key.
-            excluded = [] if target.in_process else runner.excluded_checks()
-            case.validate_response(response, additional_checks=additional_checks,
-                                   excluded_checks=excluded, headers=kwargs.get("headers"),
-                                   transport_kwargs=kwargs, recorder=self.recorder)
+            if target.in_process:
+                return case.validate_response(response, additional_checks=additional_checks,
+                                              excluded_checks=[],
+                                              headers=kwargs.get("headers"),
+                                              transport_kwargs=kwargs, recorder=self.recorder)
+            with fuzz.probes_through(runner.client):   # auth probes through the guard too
+                case.validate_response(response, additional_checks=additional_checks,
+                                       excluded_checks=runner.excluded_checks(),
+                                       headers=kwargs.get("headers"),
+                                       transport_kwargs=kwargs, recorder=self.recorder)
 
         def after_call(self, response, case):
             super().after_call(response, case)
