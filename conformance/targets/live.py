@@ -101,19 +101,24 @@ class LiveTarget(Target):
         from conformance.pressure import Pressure, PressureTransport
         from conformance.safety import SafetyPolicy, SafetyTransport
 
-        # Under pytest-xdist each of `workers` holds its own guard: a run's caps, split evenly.
+        # Under pytest-xdist each of `workers` holds its own guard over one ledger of caps
+        # shared through `slots_dir` (exact); without that folder, the caps split evenly.
         workers = max(1, workers)
+        split = 1 if slots_dir else workers
         policy = SafetyPolicy(
             name_prefix=prefix, base_path=self.profile.base_path,
             allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
             allow_dispatch=self.options.allow_dispatch,
-            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // workers,
-            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers)
+            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // split,
+            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // split)
         pressure = Pressure(budget_s=self.options.pressure_budget_s,
                             concurrency=workers if slots_dir else 64, slots_dir=slots_dir)
         below = PressureTransport(httpx.HTTPTransport(), pressure,
                                   name_operation=self._operation_name)
-        run = LiveRun(SafetyTransport(below, policy), prefix, pressure)
+        from conformance.safety.policy import SharedLedger
+
+        ledger = SharedLedger(slots_dir) if slots_dir else None
+        run = LiveRun(SafetyTransport(below, policy, ledger), prefix, pressure)
         below.on_lost = lambda request, reason=None: self._find_lost(run, request)
         self.run = run
         return run
