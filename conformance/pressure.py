@@ -8,7 +8,9 @@ the server gave once it had room, or the run ends "could not run".
 * `429`: wait as `Retry-After` says (delta-seconds or an HTTP date, read against the
   answer's own `Date`), otherwise back off exponentially with full jitter (0.5 s doubling,
   at most 8 s); then send the same request again (a 429 means it was not processed, so this
-  is safe for every method). `too_many_concurrent_requests` also lowers the run's own
+  is safe for every method). After a `system_busy`, sends are paced to the rate that got
+  through in the second before it (rising by one per 100 calm answers), so the server is not
+  hit again at once. `too_many_concurrent_requests` also lowers the run's own
   concurrency (to `maximum-concurrent-requests` when the server says it, else one less);
   after 100 answers in a row without a 429 it rises again by one, up to where it started.
 * Transport errors (connection refused or reset, read time-out, the peer closing mid-answer):
@@ -28,11 +30,13 @@ lock files in one folder (`slots_dir`), or by threads in one process without it.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import random
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -164,6 +168,7 @@ class Pressure:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self.sent = 0                    # requests sent, each attempt counted
         self.rate_limited = 0            # 429 answers seen
         self.by_status: dict[str, int] = {}
         self.retried = 0                 # requests sent again (429 or transport error)
@@ -174,6 +179,11 @@ class Pressure:
         self.gave_up: str | None = None  # the one line, once the budget ran out
         self._calm = 0
         self._grace = False
+        #: Learned from `system_busy` answers: requests per second the server takes (None:
+        #: not pushed back yet); sends are paced to it, and it creeps up while all is calm.
+        self.rates: dict[str, int] = {}          # per key (workspace): the vendor's limit is
+        self._sent: dict[str, deque] = {}        # per workspace
+        self._pace_lock = threading.Lock()
 
     # -- accounting ------------------------------------------------------------------------
 
@@ -184,11 +194,14 @@ class Pressure:
         return line + (f", gave up on {operation}" if operation else "")
 
     def stats(self) -> dict:
-        return {"rate_limited": self.rate_limited, "by_status": dict(self.by_status),
+        return {"sent": self.sent, "rate_limited": self.rate_limited,
+                "by_status": dict(self.by_status),
                 "retried": self.retried, "transport_errors": self.transport_errors,
                 "waited_s": round(self.waited_s, 1), "budget_s": self.budget_s,
                 "concurrency_lowered": self.lowered, "concurrency_limit": self.slots.limit,
-                "answers_lost": self.answers_lost, "gave_up": self.gave_up}
+                "answers_lost": self.answers_lost,
+                "paced_to_per_s": max(self.rates.values(), default=None),
+                "gave_up": self.gave_up}
 
     def cleanup_grace(self) -> None:
         """Clean-up after the budget ran out may still wait CLEANUP_GRACE_S."""
@@ -212,12 +225,35 @@ class Pressure:
             self.waited_s += seconds
         self._sleep(seconds)
 
-    def pushed_back(self, response: httpx.Response) -> str:
+    def pace(self, key: str, operation: str) -> None:
+        """Before a send with `key`: once the server said it is busy, keep to the rate that
+        key got through then (the wait counts as waited: it is pushback)."""
+        while True:
+            with self._pace_lock:
+                now = time.monotonic()
+                sent = self._sent.setdefault(key, deque())
+                while sent and now - sent[0] >= 1.0:
+                    sent.popleft()
+                rate = self.rates.get(key)
+                if rate is None or len(sent) < rate:
+                    sent.append(now)
+                    return
+                delay = sent[0] + 1.0 - now
+            self.wait(delay, operation)
+
+    def pushed_back(self, response: httpx.Response, key: str = "") -> str:
         status = busy_status(response) or "unknown"
         with self._lock:
             self.rate_limited += 1
             self.by_status[status] = self.by_status.get(status, 0) + 1
             self._calm = 0
+        if status == "system_busy":
+            with self._pace_lock:   # what got through in the last second, less this one
+                now = time.monotonic()
+                sent = self._sent.setdefault(key, deque())
+                recent = sum(1 for t in sent if now - t < 1.0)
+                self.rates[key] = max(1, min(self.rates.get(key, recent), recent - 1))
+                sent.clear()
         if status == "too_many_concurrent_requests":
             limit = self.slots.limit
             stated = response.headers.get("maximum-concurrent-requests", "")
@@ -234,6 +270,8 @@ class Pressure:
             calm = self._calm >= _RAISE_AFTER
             if calm:
                 self._calm = 0
+                for key in self.rates:
+                    self.rates[key] += 1
         if calm and self.slots.limit < self.slots.initial:
             self.slots.set_limit(self.slots.limit + 1)
 
@@ -246,8 +284,9 @@ class PressureTransport(httpx.BaseTransport):
     """Sends through `inner`, adapting to pushback as the module docstring says."""
 
     def __init__(self, inner: httpx.BaseTransport, pressure: Pressure, *,
-                 name_operation=_operation, on_lost=None) -> None:
+                 name_operation=_operation, on_lost=None, key_header: str = "") -> None:
         self.inner = inner
+        self.key_header = key_header           # requests are paced per API key
         self.pressure = pressure
         self.name_operation = name_operation   # request -> "submit", "get", ...
         self.on_lost = on_lost                 # (request, reason) -> str: what was done
@@ -255,10 +294,14 @@ class PressureTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         p = self.pressure
         request.read()
+        key = request.headers.get(self.key_header, "") if self.key_header else ""
+        key = hashlib.sha256(key.encode()).hexdigest()[:12]   # never the key itself
         busy = errors = 0
         while True:
             try:
                 with p.slots.held():
+                    p.pace(key, self.name_operation(request))
+                    p.sent += 1
                     response = self.inner.handle_request(request)
                     if response.status_code == 429:
                         response.read()
@@ -286,7 +329,7 @@ class PressureTransport(httpx.BaseTransport):
             if response.status_code != 429:
                 p.answered()
                 return response
-            p.pushed_back(response)
+            p.pushed_back(response, key)
             wait = retry_after_s(response)
             if wait is None:
                 wait = p.backoff_s(busy)

@@ -70,9 +70,24 @@ def pytest_runtest_setup(item):
     pressure = _pressure(item)
     if pressure is not None:
         item.stash[_SEEN] = pressure.answers_lost
+        item.stash[_SENT] = (pressure.sent, pressure.rate_limited, pressure.waited_s)
 
 
 _SEEN = pytest.StashKey[int]()
+_SENT = pytest.StashKey[tuple]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield
+    pressure = _pressure(item)
+    start = item.stash.get(_SENT, None)
+    if pressure is not None and start is not None:
+        # What this test cost the server, and how much it was pushed back (the report's
+        # "requests" column; a test's count must not grow with the workspace).
+        item.user_properties.append(
+            ("requests", f"{pressure.sent - start[0]} sent, {pressure.rate_limited - start[1]}"
+                         f" rate limited, waited {pressure.waited_s - start[2]:.1f} s"))
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -55,6 +55,12 @@ def _noop(response) -> None:
     """Schemathesis validates fuzzed responses itself."""
 
 
+#: Live: cases sent per operation test (half positive, half negative). Each is a real request
+#: with follow-ups; a shared staging endpoint rate-limits (15 requests/s per key is common),
+#: and the whole safe run must fit in about a minute there (every check still runs on each).
+LIVE_CASES = 24
+
+
 class CaseRunner:
     """Runs one generated case against the target and validates it with every check.
 
@@ -65,7 +71,7 @@ class CaseRunner:
     sent (`unsendable` keeps the reasons). Statuses go to `reach` (the canary)."""
 
     def __init__(self, target, name_prefix: str, live_run=None, *, agent_id: str | None = None,
-                 live_submits: int = 6, live_cases: int = 40, validator=None) -> None:
+                 live_submits: int = 6, live_cases: int = LIVE_CASES, validator=None) -> None:
         self.target = target
         self.max_live_submits = live_submits
         #: Live: cases sent per test and kind (positive, negative) at most: each is a real

@@ -114,7 +114,8 @@ class LiveTarget(Target):
         pressure = Pressure(budget_s=self.options.pressure_budget_s,
                             concurrency=workers if slots_dir else 64, slots_dir=slots_dir)
         below = PressureTransport(httpx.HTTPTransport(), pressure,
-                                  name_operation=self._operation_name)
+                                  name_operation=self._operation_name,
+                                  key_header=self.profile.auth_header)
         from conformance.safety.policy import SharedLedger
 
         ledger = SharedLedger(slots_dir) if slots_dir else None
