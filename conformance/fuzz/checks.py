@@ -157,8 +157,14 @@ def list_agrees_with_get(ctx, response, case) -> bool | None:
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             continue
         follow = follow_up(ctx, case, "getBatchCall", item["id"])
-        if follow.status_code == 404 and _deleted_since(ctx, case, item["id"]):
-            continue   # deleted between the list and the get (by another test or client)
+        if follow.status_code == 404:
+            listed = _listed_again(ctx, case, item["id"])
+            if listed is False:
+                continue   # deleted between the list and the get (by another test or client)
+            raise InvariantViolation(
+                "list.agrees_with_get",
+                f"batch {item['id']!r} is listed but a GET of it answered 404 (listed again: "
+                f"{listed})")
         if follow.status_code != 200:
             raise InvariantViolation(
                 "list.agrees_with_get",
@@ -169,15 +175,19 @@ def list_agrees_with_get(ctx, response, case) -> bool | None:
     return None
 
 
-def _deleted_since(ctx, case, batch_id: str) -> bool:
+def _listed_again(ctx, case, batch_id: str) -> bool | str:
     """A batch listed, then 404 on get: was it deleted in between? Listed again with the same
     query, it is gone (a live workspace is shared: other tests and clients delete batches);
-    a server that lists a batch it cannot find still lists it."""
+    a server that lists a batch it cannot find still lists it. True / False, or why the
+    second list says nothing."""
     again = follow_up(ctx, case, "listBatchCalls", None, query=case.query or None)
-    page = body_of(again) if again.status_code == 200 else None
+    if again.status_code != 200:
+        return f"status {again.status_code}"
+    page = body_of(again)
     items = page.get("batch_calls") if isinstance(page, Mapping) else None
-    return isinstance(items, list) and all(
-        not isinstance(i, Mapping) or i.get("id") != batch_id for i in items)
+    if not isinstance(items, list):
+        return "no batch_calls"
+    return any(isinstance(i, Mapping) and i.get("id") == batch_id for i in items)
 
 
 def scope_of(ctx, case) -> Any:
