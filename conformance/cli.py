@@ -71,7 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.pressure_budget is not None:
         extra += ["--pressure-budget", str(args.pressure_budget)]
     if args.workers and args.workers > 1:
-        extra += ["-n", str(args.workers)]   # pytest-xdist: caps split, one shared limit
+        # pytest-xdist; work stealing keeps the long fuzz tests from queueing behind others
+        extra += ["-n", str(args.workers), "--dist", "worksteal"]
     options = RunOptions(allow_dispatch="--allow-dispatch" in extra,
                          mock_outcomes="--mock-outcomes" in extra, strict=args.strict)
     try:

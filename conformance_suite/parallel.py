@@ -58,12 +58,16 @@ def suite_properties(config) -> list[tuple[str, str]]:
     target = getattr(config, "conformance_target", None)
     if target is None:
         return []
+    from conformance_suite.fixtures import live_run_of
     from conformance_suite.pressure_plugin import stats_property
 
     pressure = stats_property(config)
+    run = live_run_of(config)
+    refusals = [] if run is None else [("guard_refusals", str(len(run.ledger.refusals)))]
     return [("target", target.text), ("requirements", reqs.as_json(reqs.load())),
             ("coverage", config.conformance_coverage.as_json()),
-            ("drift", config.conformance_drift.as_json()), *([pressure] if pressure else [])]
+            ("drift", config.conformance_drift.as_json()), *([pressure] if pressure else []),
+            *refusals]
 
 
 @pytest.hookimpl(trylast=True)

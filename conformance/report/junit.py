@@ -264,6 +264,8 @@ def load_file(path: str) -> Run:
                 items = _json_prop(run, k, v, list)
                 if items is not None:
                     run.drift = merge_drift(run.drift, _drift_items(run, items, stamp))
+            elif k == "guard_refusals" and k in run.properties:   # one per xdist worker
+                run.properties[k] = str(int(run.properties[k]) + int(v or 0))
             elif k == "pressure":
                 one = _json_prop(run, k, v, dict)
                 if one is not None:
