@@ -16,6 +16,7 @@ the scenarios use too):
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from collections.abc import Mapping
@@ -183,10 +184,13 @@ def _listed_again(ctx, case, batch_id: str) -> bool | str:
     again = follow_up(ctx, case, "listBatchCalls", None, query=case.query or None)
     if again.status_code != 200:
         return f"status {again.status_code}"
-    page = body_of(again)
+    try:
+        page = json.loads(again.content or b"null")
+    except ValueError:
+        page = None
     items = page.get("batch_calls") if isinstance(page, Mapping) else None
     if not isinstance(items, list):
-        return "no batch_calls"
+        return f"no batch_calls in {again.content[:120]!r}"
     return any(isinstance(i, Mapping) and i.get("id") == batch_id for i in items)
 
 
