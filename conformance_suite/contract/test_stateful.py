@@ -26,7 +26,7 @@ STEP_SECONDS = 120
 STEP_BEFORE = {"cancelBatchCall": 1, "retryBatchCall": 1800}
 #: Live: scenarios x steps (each at most one submit) stay well within the run's cap of 200,
 #: and within a rate-limited staging endpoint's minute (conformance/fuzz/runner.LIVE_CASES).
-LIVE_SCENARIOS, LIVE_STEPS = 5, 6
+LIVE_SCENARIOS, LIVE_STEPS = 4, 6
 
 
 def _machine(target, name_prefix, live_run, agent_id):
