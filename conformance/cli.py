@@ -139,7 +139,12 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
                           allowed_hosts=frozenset({urlsplit(target.base_url).hostname}),
                           sweep_prefix=prefix)
-    with guarded_client(target.base_url, policy, headers=target._auth(None),
+    from conformance.pressure import Pressure, PressureTransport
+
+    # Through the pressure layer too: a staging endpoint that pushes back is waited for.
+    inner = PressureTransport(httpx.HTTPTransport(), Pressure(),
+                              key_header=target.profile.auth_header)
+    with guarded_client(target.base_url, policy, headers=target._auth(None), inner=inner,
                         timeout=30.0) as client:
         try:
             swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
