@@ -302,10 +302,17 @@ class PressureTransport(httpx.BaseTransport):
                 with p.slots.held():
                     p.pace(key, self.name_operation(request))
                     p.sent += 1
-                    response = self.inner.handle_request(request)
+                    answer = self.inner.handle_request(request)
+                    try:   # a connection lost mid-answer is a transport error here too
+                        raw = (answer.content if answer.is_stream_consumed   # MockTransport
+                               else b"".join(answer.iter_raw()))
+                    finally:
+                        answer.close()
+                    response = httpx.Response(answer.status_code, headers=answer.headers,
+                                              stream=httpx.ByteStream(raw),
+                                              extensions=answer.extensions, request=request)
                     if response.status_code == 429:
                         response.read()
-                        response.close()
             except httpx.TransportError as exc:
                 if isinstance(exc, PressureExhausted):
                     raise

@@ -318,3 +318,17 @@ def test_date_lag_and_clock_skew():
     lags = [now - shown for shown, now in dates]
     assert all(0 <= lag < 2.1 for lag in lags), lags
     assert max(lags) > 1.0, "the Date header never lagged more than its resolution"
+
+
+class _CutStream(httpx.SyncByteStream):
+    def __iter__(self):
+        yield b"{"
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+def test_a_connection_lost_mid_answer_is_retried_on_a_safe_request():
+    pressure, _ = _pressure()
+    handler, seen = _scripted(httpx.Response(200, stream=_CutStream()))
+    with _client(handler, pressure) as http:
+        assert http.get("/x").json() == {"ok": True}
+    assert len(seen) == 2 and pressure.transport_errors == 1
