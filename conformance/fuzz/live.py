@@ -64,7 +64,7 @@ def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | Non
     recipients = recipients if isinstance(recipients, list) else []
     safe = []
     for index, recipient in enumerate(recipients[:max_recipients] or [{}]):
-        item = {"phone_number": mixed_number(index)}
+        item: dict[str, Any] = {"phone_number": mixed_number(index)}
         if isinstance(recipient, dict):
             if isinstance(recipient.get("id"), str):
                 item["id"] = recipient["id"]
@@ -112,7 +112,7 @@ def send_httpx(client, case, *, base_url: str, headers: Mapping[str, str]):
 def _adapter(client):
     """A requests adapter that sends through the httpx `client` (the run's guard and its
     pressure layer)."""
-    import requests
+    import requests  # lazy: requests (schemathesis' transport), only when fuzzing live
 
     class _Adapter(requests.adapters.BaseAdapter):
         def send(self, request, **_):

@@ -27,6 +27,7 @@ def record(vendor: str) -> int:
     profile = load_profile(vendor)
     app = create_app(vendor, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE))
     shutil.rmtree(CASSETTES / vendor, ignore_errors=True)
+    assert profile.base_url_env and profile.api_key_env, f"{vendor}: a dialect profile"
     with served(app) as base_url:
         env = {**os.environ, profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
                f"{vendor.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5"}
