@@ -4,7 +4,7 @@ kind. Registered by conformance_suite.plugin."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -115,7 +115,7 @@ def mock_app(target):
 
 
 @pytest.fixture
-def client_for(target, validator, mock_app, live_run) -> Callable[..., httpx.Client]:
+def client_for(target, validator, mock_app, live_run) -> Iterator[Callable[..., httpx.Client]]:
     """Factory: a validating client with a given key (`""` sends none)."""
     clients: list[httpx.Client] = []
 
@@ -185,7 +185,8 @@ def list_pages(request, api):
 
     def pages(http: httpx.Client, *, until=None, max_pages: int = LIST_WALK_PAGES,
               **params) -> list[dict]:
-        out, cursor = [], None
+        out: list[dict] = []
+        cursor = None
 
         def walked(why: str) -> None:
             items = sum(len(p.get("batch_calls") or []) for p in out)

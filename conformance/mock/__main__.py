@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
 from conformance.mock.choices import NAMED as CHOICE_SETS
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         from conformance.mock.staging import preload
 
         preload(app.state.store, sorted(set(app.state.parts.keys.values())), args.preload)
-    served = app
+    served: Any = app   # the app, or the app behind the staging middleware
     if staging.active:
         from conformance.mock.staging import Staging
 

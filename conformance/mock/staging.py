@@ -187,7 +187,7 @@ def preload(store, workspaces, count: int, *, span_s: int = 30 * 86400) -> None:
     """`count` earlier, finished batches in each workspace, spread over the `span_s` before
     now, for five other agents (a lived-in staging workspace). Time is run on a manual clock
     from then to now, so every batch has finished by the time the server answers."""
-    from conformance.api import fictional_number
+    from conformance.fictional import fictional_number
     from conformance.mock.clock import ManualClock
 
     if count <= 0:

@@ -172,7 +172,7 @@ class _FileLock:
         self._path = folder / "ledger.json"
         self._fd = os.open(folder / "ledger.lock", os.O_CREAT | os.O_RDWR, 0o600)
 
-    def __enter__(self):
+    def __enter__(self) -> _FileLock:
         self._thread.acquire()
         self._depth += 1
         if self._depth == 1:
@@ -185,7 +185,7 @@ class _FileLock:
             self._ledger.recipients_sent = state.get("recipients_sent", 0)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth == 0:
             try:
@@ -207,4 +207,4 @@ class SharedLedger(Ledger):
         super().__init__()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self._lock = _FileLock(self, folder)
+        self._lock = _FileLock(self, folder)  # type: ignore[assignment]  # same protocol

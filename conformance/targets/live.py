@@ -136,9 +136,11 @@ class LiveTarget(Target):
         if not isinstance(name, str) or not name.startswith(run.prefix):
             return "it named no batch of this run, so there is nothing to clean up"
         header = self.profile.auth_header
-        params = {"limit": 100, **({"agent_id": agent} if isinstance(agent, str) else {})}
+        params: dict[str, str | int] = {"limit": 100}
+        if isinstance(agent, str):
+            params["agent_id"] = agent
         try:
-            with httpx.Client(base_url=self.base_url, transport=run.transport,
+            with httpx.Client(base_url=self.base_url or "", transport=run.transport,
                               headers={header: request.headers.get(header, "")},
                               trust_env=False, timeout=30.0) as http:
                 for _ in range(self.LOST_WALK_PAGES):

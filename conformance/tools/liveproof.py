@@ -56,7 +56,7 @@ MODE_ORDER = ("safe", "dispatch", "outcomes")
 #: The staging rows: the mock as a shared staging endpoint (conformance/mock/staging.py)
 #: with 10 requests/s and 2 concurrent requests per key, 50-250 ms per answer and 3,000
 #: earlier batches per workspace; run with STAGING_WORKERS so the concurrency limit bites.
-STAGING = {"rate_limit": 10, "max_concurrent": 2, "latency_ms": (50, 250)}
+STAGING_RATE, STAGING_CONCURRENT, STAGING_LATENCY = 10, 2, (50, 250)
 STAGING_PRELOAD = 3000
 STAGING_WORKERS = 4
 
@@ -112,11 +112,12 @@ def run_one(dialect: str, choices: str, mode: str, reports: Path, *,
     result = Result(dialect, "staging" if staging else choices, mode, code=-1)
     clock = WallClock(TIME_SCALE)
     app = create_app(dialect, keys=list(MOCK_KEYS), clock=clock, choices=choices)
-    served_app = app
+    served_app: object = app
     if staging:
         preload(app.state.store, sorted(set(app.state.parts.keys.values())), STAGING_PRELOAD)
-        served_app = Staging(app, StagingOptions(**STAGING), app.state.profile.auth_header,
-                             clock)
+        options = StagingOptions(rate_limit=STAGING_RATE, max_concurrent=STAGING_CONCURRENT,
+                                 latency_ms=STAGING_LATENCY)
+        served_app = Staging(app, options, app.state.profile.auth_header, clock)
     folder = reports / f"{dialect}-{result.choices}-{mode}"
     with served(served_app) as base_url:
         command = [sys.executable, "-m", "conformance", "run", "--target", f"live:{dialect}",
@@ -190,9 +191,9 @@ def render(results: list[Result]) -> str:
              f"The whole suite (scenarios and contract) through `live:<dialect>` against the "
              f"mock served on loopback (time x{TIME_SCALE}). Modes: safe (no dispatch), "
              "dispatch (`--allow-dispatch`), outcomes (`--allow-dispatch --mock-outcomes`).", "",
-             f"Staging rows: the same mock as a shared staging endpoint ({STAGING['rate_limit']}"
-             f" requests/s and {STAGING['max_concurrent']} concurrent requests per key, "
-             f"{STAGING['latency_ms'][0]}-{STAGING['latency_ms'][1]} ms per answer, "
+             f"Staging rows: the same mock as a shared staging endpoint ({STAGING_RATE}"
+             f" requests/s and {STAGING_CONCURRENT} concurrent requests per key, "
+             f"{STAGING_LATENCY[0]}-{STAGING_LATENCY[1]} ms per answer, "
              f"{STAGING_PRELOAD} earlier batches per workspace), run with --workers "
              f"{STAGING_WORKERS}; the budget row must end exit 2 with the numbers.", "",
              "| dialect | choices | mode | pass | fail | error | differs | skip | guard "
