@@ -151,7 +151,7 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
                           allowed_hosts=frozenset({urlsplit(target.base_url or "").hostname or ""}),
                           sweep_prefix=prefix)
-    from conformance.pressure import Pressure, PressureTransport
+    from conformance.pressure import Pressure, PressureTransport  # lazy: only `sweep` needs it
 
     # Through the pressure layer too: a staging endpoint that pushes back is waited for.
     inner = PressureTransport(httpx.HTTPTransport(), Pressure(),
@@ -190,7 +190,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # lazy: only --version
 
     try:
         return version("conformance")

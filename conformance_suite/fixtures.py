@@ -18,6 +18,7 @@ from conformance.targets import RECORDED_RUN_ID, Target
 from conformance_suite.plugin import (
     UNKNOWN_ID,
 )
+from conformance_suite.pressure_plugin import LIVE_RUN, slots_dir, stats_property
 
 # --- target, spec, clients -------------------------------------------------------------
 
@@ -52,8 +53,6 @@ def _suite_properties(record_testsuite_property, target, request):
     if run is not None:
         # Requests the run's guard refused: each one is a defect of the suite (0 expected).
         record_testsuite_property("guard_refusals", str(len(run.ledger.refusals)))
-    from conformance_suite.pressure_plugin import stats_property
-
     pressure = stats_property(request.config)
     if pressure is not None:   # how often the server pushed back, how long the run waited
         record_testsuite_property(*pressure)
@@ -81,12 +80,7 @@ def name_prefix(run_id) -> str:
     return prefix(run_id)
 
 
-_LIVE_RUN = pytest.StashKey[object]()
-
-
-def live_run_of(config):
-    """The run's live set-up (None off live targets, or before it started)."""
-    return config.stash.get(_LIVE_RUN, None)
+_LIVE_RUN = LIVE_RUN
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +90,6 @@ def live_run(request, target, run_id, name_prefix):
     # An xdist worker knows how many share the run (its config, not the environment, which a
     # subprocess would inherit): each gets an even share of the caps.
     workers = getattr(request.config, "workerinput", {}).get("workercount", 1)
-    from conformance_suite.pressure_plugin import slots_dir
-
     run = target.start_run(run_id, name_prefix, workers=workers,
                            slots_dir=slots_dir(request.config))
     if run is not None:

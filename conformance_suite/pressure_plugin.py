@@ -22,9 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from conformance.pressure import DEFAULT_BUDGET_S
+from conformance.pressure import DEFAULT_BUDGET_S, AnswerLost, PressureExhausted
 
 _DIR = "conformance_pressure_dir"
+#: The run's live set-up (conformance_suite.fixtures' `live_run` puts it there).
+LIVE_RUN = pytest.StashKey[object]()
+
+
+def live_run_of(config):
+    """The run's live set-up (None off live targets, or before it started)."""
+    return config.stash.get(LIVE_RUN, None)
+
 _GAVE_UP = pytest.StashKey[list]()
 
 
@@ -52,8 +60,6 @@ def slots_dir(config) -> str | None:
 
 
 def _pressure(item):
-    from conformance_suite.fixtures import live_run_of
-
     run = live_run_of(item.config)
     return getattr(run, "pressure", None)
 
@@ -94,8 +100,6 @@ def pytest_runtest_teardown(item):
 def pytest_runtest_makereport(item, call):
     """Outermost: a failure caused by pressure becomes "not judged" (skipped with the
     reason) before any other verdict is taken."""
-    from conformance.pressure import AnswerLost, PressureExhausted
-
     outcome = yield
     report = outcome.get_result()
     if not report.failed or hasattr(report, "wasxfail"):
@@ -120,8 +124,6 @@ def pytest_runtest_makereport(item, call):
 
 
 def stats_property(config) -> tuple[str, str] | None:
-    from conformance_suite.fixtures import live_run_of
-
     run = live_run_of(config)
     pressure = getattr(run, "pressure", None)
     return None if pressure is None else ("pressure", json.dumps(pressure.stats()))
@@ -142,8 +144,6 @@ def pytest_testnodedown(node, error):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session):
     config = session.config
-    from conformance_suite.fixtures import live_run_of
-
     pressure = getattr(live_run_of(config), "pressure", None)
     gave_up = list(config.stash.get(_GAVE_UP, []))
     if pressure is not None and pressure.gave_up:

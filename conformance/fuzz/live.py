@@ -138,7 +138,7 @@ def _adapter(client):
 def requests_session(client):
     """A `requests.Session` whose every request goes out through the httpx `client`, so
     requests a Schemathesis check re-sends (our follow-up GETs) pass the live guard too."""
-    import requests
+    import requests  # lazy: requests (schemathesis' transport), only when fuzzing live
 
     session = requests.Session()
     session.trust_env = False
@@ -154,7 +154,7 @@ def probes_through(client):
     their own: while the block runs, the session class they open is one whose every request
     goes through the httpx `client` too, so no probe leaves the run's guard (and its pressure
     layer)."""
-    from schemathesis.transport import requests as st_requests
+    from schemathesis.transport import requests as st_requests  # lazy: only fuzzing live
 
     original = st_requests.SameHostRedirectsSession
     adapter = _adapter(client)

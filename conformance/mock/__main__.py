@@ -13,6 +13,7 @@ from conformance.mock.clock import DEFAULT_START, Clock, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
 from conformance.mock.heap import HeapPolicy
 from conformance.mock.server import uvicorn_options
+from conformance.mock.staging import Staging, StagingOptions, parse_latency, preload
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,8 +113,6 @@ def main(argv: list[str] | None = None) -> int:
                          webhook_url=args.webhook_url, webhook_secret=args.webhook_secret,
                          webhook_retries=not args.webhook_no_retries,
                          webhook_background=bool(args.webhook_url))
-        from conformance.mock.staging import StagingOptions, parse_latency
-
         staging = StagingOptions(
             rate_limit=args.rate_limit, max_concurrent=args.max_concurrent,
             latency_ms=parse_latency(args.latency) if args.latency else (0, 0),
@@ -127,13 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn  # lazy: the server stack, only when serving
 
     if args.preload:
-        from conformance.mock.staging import preload
-
         preload(app.state.store, sorted(set(app.state.parts.keys.values())), args.preload)
     served: Any = app   # the app, or the app behind the staging middleware
     if staging.active:
-        from conformance.mock.staging import Staging
-
         served = Staging(app, staging, app.state.profile.auth_header, clock)
 
     profile = app.state.profile

@@ -31,6 +31,9 @@ from collections import deque
 from dataclasses import dataclass
 from email.utils import formatdate
 
+from conformance.fictional import fictional_number
+from conformance.mock.clock import ManualClock
+
 
 @dataclass(frozen=True)
 class StagingOptions:
@@ -187,9 +190,6 @@ def preload(store, workspaces, count: int, *, span_s: int = 30 * 86400) -> None:
     """`count` earlier, finished batches in each workspace, spread over the `span_s` before
     now, for five other agents (a lived-in staging workspace). Time is run on a manual clock
     from then to now, so every batch has finished by the time the server answers."""
-    from conformance.fictional import fictional_number
-    from conformance.mock.clock import ManualClock
-
     if count <= 0:
         return
     wall = store.clock

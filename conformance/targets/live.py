@@ -6,14 +6,17 @@ run (scenarios, fuzzing, clean-up) sends through its one transport.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from conformance.cleanup import cleanup
+from conformance.pressure import Pressure, PressureTransport
 from conformance.profiles import load_profile
 from conformance.safety import SafetyPolicy, SafetyTransport
+from conformance.safety.policy import SharedLedger
 from conformance.targets.base import (
     Env,
     LiveRun,
@@ -90,9 +93,6 @@ class LiveTarget(Target):
         """The run's guard over its pressure layer (conformance/pressure.py): every client
         of the run sends through both. `slots_dir` shares the concurrency limit between the
         processes of one run (xdist workers)."""
-        from conformance.pressure import Pressure, PressureTransport
-        from conformance.safety.policy import SharedLedger
-
         # Under pytest-xdist each of `workers` holds its own guard over one ledger of caps
         # shared through `slots_dir` (exact); without that folder, the caps split evenly.
         workers = max(1, workers)
@@ -124,8 +124,6 @@ class LiveTarget(Target):
     def _find_lost(self, run: LiveRun, request: httpx.Request) -> str:
         """A submit was sent and its answer lost: find its batch by its unique name (the
         run's prefix) so the run cleans it up; never send the submit again."""
-        import json
-
         if self._operation_name(request) != "submit":
             return "nothing to look for"
         try:

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from conformance.mock.app import create_app
 from conformance.mock.choices import load_choices
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
+from conformance.mock.staging import Staging, StagingOptions, preload
 from conformance.profiles import VENDORS, load_profile
 from conformance.report.junit import load_junit
 from conformance.targets import MOCK_KEYS
@@ -105,10 +107,6 @@ def live_env(dialect: str, base_url: str, **extra: str) -> dict:
 
 def run_one(dialect: str, choices: str, mode: str, reports: Path, *,
             staging: bool = False) -> Result:
-    import time
-
-    from conformance.mock.staging import Staging, StagingOptions, preload
-
     result = Result(dialect, "staging" if staging else choices, mode, code=-1)
     clock = WallClock(TIME_SCALE)
     app = create_app(dialect, keys=list(MOCK_KEYS), clock=clock, choices=choices)
@@ -162,16 +160,13 @@ def run_one(dialect: str, choices: str, mode: str, reports: Path, *,
 def budget_run(dialect: str, reports: Path) -> Result:
     """A server that stays rate limited past the run's pressure budget: the run must end
     exit 2 with the numbers in one line ("rate limited N times, waited S s, gave up on X")."""
-    from conformance.mock.staging import Staging, StagingOptions
-
     result = Result(dialect, "rate limit 1/s", "budget 3 s", code=-1)
     clock = WallClock(TIME_SCALE)
     app = create_app(dialect, keys=list(MOCK_KEYS), clock=clock)
     with served(Staging(app, StagingOptions(rate_limit=1), app.state.profile.auth_header,
                         clock)) as base_url:
-        import conformance_suite
-
-        suite = Path(conformance_suite.__file__).parent / "scenarios" / "test_list.py"
+        suite = Path(__file__).resolve().parents[2] / "conformance_suite" / "scenarios" \
+            / "test_list.py"
         command = [sys.executable, "-m", "conformance", "run", "--target", f"live:{dialect}",
                    "--reports", str(reports / f"{dialect}-budget"), "--suite", str(suite),
                    "--pressure-budget", "3"]
