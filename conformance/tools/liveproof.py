@@ -28,7 +28,7 @@ from conformance.mock.choices import load_choices
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
 from conformance.mock.staging import Staging, StagingOptions, preload
-from conformance.profiles import VENDORS, load_profile
+from conformance.profiles import DIALECTS, load_profile
 from conformance.report.junit import load_junit
 from conformance.targets import MOCK_KEYS
 
@@ -230,10 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.staging:
         plan = []
     else:
-        plan = [(d, c, m) for d in VENDORS for c in ("default", "alternate") for m in MODES]
+        plan = [(d, c, m) for d in DIALECTS for c in ("default", "alternate") for m in MODES]
     if not args.quick:
-        plan += [(d, "staging", m) for d in VENDORS for m in ("safe", "dispatch")]
-        plan += [(d, "budget", "") for d in VENDORS[:1]]
+        plan += [(d, "staging", m) for d in DIALECTS for m in ("safe", "dispatch")]
+        plan += [(d, "budget", "") for d in DIALECTS[:1]]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for dialect, choices, mode in plan:
