@@ -11,7 +11,7 @@ import pytest
 
 from conformance import requirements as reqs
 from conformance.api import fictional_number, fictional_numbers
-from conformance.exchanges import ResponseValidator
+from conformance.exchanges import BrokenAnswer, ResponseValidator
 from conformance.targets import RECORDED_RUN_ID, Target
 from conformance_suite.plugin import (
     UNKNOWN_ID,
@@ -261,7 +261,8 @@ def ledger(target, client_for, live_run):
 
 
 @pytest.fixture
-def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers, agent_id):
+def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers, agent_id,
+                 validator):
     """Factory: submit a batch of fictional recipients and return the response body.
 
     By default the batch is held (scheduled far enough ahead that it cannot start during the
@@ -286,7 +287,13 @@ def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers
             elif not dispatch:
                 body["scheduled_time_unix"] = now() + target.hold_seconds()
         response = (via or client).post(api.submit(), json=body)
-        assert response.status_code == expect, response.text
+        status = response.status_code
+        if status != expect:
+            why = f"a valid submit answered {status}, not {expect}"
+            if status in (401, 403):  # the run's own key: configuration, not the server
+                raise AssertionError(f"{why}: {response.text[:300]}")
+            raise BrokenAnswer(f"{why}: {response.text[:300]}", requirement="SUBMIT-1",
+                               rule=why, exchange=validator.last)
         batch = response.json()
         if expect == 200:
             ledger.append(batch["id"])

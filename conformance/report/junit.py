@@ -32,8 +32,10 @@ from conformance.report.redact import redact
 #: Testcase properties with a meaning for the report (record_property names).
 CASE_PROPERTIES = (
     "operations", "operation", "requirement", "requirement_id", "requirement_grade",
-    "request", "response", "violated_rule", "issue", "verdict", "guard_rule",
+    "request", "response", "violated_rule", "issue", "verdict", "guard_rule", "phase",
 )
+#: pytest's JUnit message of a set-up / tear-down error: `failed on setup with "<exc>: <msg>"`.
+_FIXTURE_MSG = re.compile(r'^failed on (setup|teardown) with "(?:[\w.]+: )?(.*?)"?$', re.DOTALL)
 DRIFT_KINDS = ("response-property", "header", "status", "content-type", "enum-value")
 _URL_RE = re.compile(r"https?://[^\s<>\"'`)\]]+")
 _SHARD_RE = re.compile(r"[.-]shard[-_]?\d+$", re.IGNORECASE)
@@ -107,6 +109,12 @@ def _outcome(tc: ET.Element, pd: dict[str, str]) -> tuple[str, str, str, bool]:
     text = (el.text or "") if el is not None else ""
     if verdict == "guard":  # the suite's own guard refused: a defect of the suite
         return ERROR, message, text, error is not None
+    if error is not None and failure is None and verdict == "fail":
+        # A fixture's set-up or tear-down got a broken answer from the server: its FAIL.
+        m = _FIXTURE_MSG.match(message.strip())
+        if m:
+            message = f"{m.group(2)} (in a fixture's {m.group(1)})"
+        return FAIL, message, text, True
     if failure is not None:
         return FAIL, message, text, False
     if error is not None:

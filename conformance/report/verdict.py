@@ -1,10 +1,13 @@
 """The verdict over all targets, its exit code, and the one line that says why.
 
-* 2 COULD NOT RUN: no reports; a file missing / unreadable / not JUnit; a target with no
-  test cases; a collection error; any ERROR (a setup/teardown error, or the suite's own
-  live-safety guard refusing a request: a defect of the suite, not of the target).
-  2 wins over 1: a run that could not run says nothing reliable about the target.
-* 1 NOT CONFORMANT: any FAIL (a new non-conformance).
+* 1 NOT CONFORMANT: any FAIL (a new non-conformance), wherever it was seen: a test body, or
+  a fixture's set-up or tear-down that got a broken answer from the server. A FAIL wins over
+  everything: what was proven wrong stays proven, whatever else could not run (the page and
+  the reason list those errors too).
+* 2 COULD NOT RUN: nothing was proven wrong and the run was incomplete for the suite's own
+  reasons: no reports; a file missing / unreadable / not JUnit; a target with no test cases;
+  a collection error; an ERROR (the suite's own live-safety guard refusing a request, a
+  transport or harness error in a fixture: a defect of the suite or the network).
 * 0 CONFORMANT: everything else. KNOWN deviations, DIFFERS ("differs from our inference":
   an `inferred` requirement that did not hold on a vendor), SKIP and drift are allowed.
 """
@@ -24,10 +27,10 @@ VERDICT_LABELS = {EXIT_OK: "CONFORMANT", EXIT_FAIL: "NOT CONFORMANT",
 
 def verdict(runs: Iterable[Run]) -> int:
     runs = list(runs)
-    if not runs or any(r.could_not_run for r in runs):
-        return EXIT_NOT_RUN
     if any(t.outcome == FAIL for r in runs for t in r.tests):
         return EXIT_FAIL
+    if not runs or any(r.could_not_run for r in runs):
+        return EXIT_NOT_RUN
     return EXIT_OK
 
 
@@ -50,7 +53,11 @@ def verdict_reason(runs: Iterable[Run]) -> str:
         fails = [(r.target, t) for r in runs for t in r.tests if t.outcome == FAIL]
         tgt, first = fails[0]
         more = f" and {len(fails) - 1} more" if len(fails) > 1 else ""
-        return f"{len(fails)} failure{'s' if len(fails) != 1 else ''}: {tgt} {first.node_id}{more}"
+        bad = [r for r in runs if r.could_not_run]
+        also = ("; also could not run: " + "; ".join(f"{r.target}: {r.problem()}" for r in bad)
+                if bad else "")
+        return (f"{len(fails)} failure{'s' if len(fails) != 1 else ''}: {tgt} {first.node_id}"
+                f"{more}{also}")
     c = target_counts(runs)
     allowed = [f"{sum(x[o] for x in c.values())} {o.lower()}" for o in ("DIFFERS", "KNOWN")
                if sum(x[o] for x in c.values())]

@@ -109,9 +109,11 @@ class LiveTarget(Target):
         """Cancel and delete whatever the run's ledger still holds."""
         if run is None:
             return {}
-        with self.client(validator=lambda response: None, run=run) as owner:
-            failed = self.cleanup(run, owner, run.ledger.ids())
-        run.transport.close()
+        try:
+            with self.client(validator=lambda response: None, run=run) as owner:
+                failed = self.cleanup(run, owner, run.ledger.ids())
+        finally:
+            run.transport.close()
         return failed
 
     def transport(self, run: LiveRun | None):
@@ -130,6 +132,11 @@ class LiveTarget(Target):
 
         for batch_id in batch_ids:
             run.ledger.record(batch_id)
-        return cleanup(client, run.ledger, self.api).failed
+        report = cleanup(client, run.ledger, self.api)
+        if report.broken:
+            # Every batch was tried; the server's broken answer is its failure (not a clean-up
+            # the suite could not do): the first one, with its exchange, for the report.
+            raise report.broken[0]
+        return report.failed
 
 
