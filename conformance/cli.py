@@ -50,6 +50,24 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
             *(["--strict-inferred"] if strict else []), *extra]
 
 
+def _run_pytest(command: list[str]) -> tuple[int, str]:
+    """Run pytest, its output passed through as it comes; (exit code, pytest's own reason
+    when it could not run: its last `ERROR:` / `E ` line, short)."""
+    from collections import deque
+
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail.append(line.rstrip("\n"))
+        code = proc.wait()
+    marked = [line for line in tail if line.startswith(("ERROR:", "ERROR ", "E "))]
+    why = (marked[-1] if marked else "").removeprefix("E ").removeprefix("ERROR:").strip()
+    return code, " ".join(why.split())[:120]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the suites against each target (one JUnit file each), then one report of all."""
     from conformance.targets import RunOptions, TargetError, parse_target
@@ -79,9 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         junit = reports / f"{report_file_name(text)}{shard}.xml"
         command = pytest_command(text, junit, args.suite, strict=args.strict, extra=extra)
         print("$ " + " ".join(command), flush=True)
-        code = subprocess.call(command)
+        code, why = _run_pytest(command)
         if code not in (0, 1) or not junit.exists():
-            return _fail(f"pytest could not run the suite against {text} (exit {code})")
+            return _fail(f"pytest could not run the suite against {text} (exit {code})"
+                         + (f": {why}" if why else ""))
         junits.append(str(junit))
     if args.all_reports:
         junits = sorted(str(p) for p in reports.glob("*.xml"))
