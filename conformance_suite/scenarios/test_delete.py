@@ -16,8 +16,38 @@ def test_delete_answers_204_with_no_body(client, api, submit_batch):
     assert response.content == b""
 
 
+ON_A_BATCH = [op.name for op in api_for().operations if op.params]
+
+
+def _carries(response, batch_id: str, phones) -> bool:
+    if not 200 <= response.status_code < 300:
+        return False
+    return batch_id in response.text or any(phone in response.text for phone in phones)
+
+
 @pytest.mark.requirement("DELETE-2")
-@pytest.mark.parametrize("operation", [op.name for op in api_for().operations if op.params])
+@pytest.mark.parametrize("operation", ON_A_BATCH)
+def test_deleted_batch_is_never_returned_again(client, api, submit_batch, sendable, numbers,
+                                               operation):
+    """After a delete, no operation returns the batch again: get, cancel, retry, delete and
+    export carry none of it, whatever status they answer."""
+    batch = submit_batch(1)
+    method, path = api.request_args(operation, batch["id"])
+    sendable(method, path)
+    client.post(api.cancel(batch["id"]))
+    deleted = client.delete(api.delete(batch["id"]))
+    assert 200 <= deleted.status_code < 300, f"delete answered {deleted.status_code}"
+    response = client.request(method, path)
+    assert not _carries(response, batch["id"], numbers.completing(1)), (
+        f"{operation} after delete answered {response.status_code} with the batch: "
+        f"{response.text[:200]}")
+    fetched = client.get(api.get(batch["id"]))
+    assert not _carries(fetched, batch["id"], ()), (
+        f"get after delete and {operation} answered {fetched.status_code} with the batch")
+
+
+@pytest.mark.requirement("DELETE-5")
+@pytest.mark.parametrize("operation", ON_A_BATCH)
 def test_deleted_batch_is_gone_for_every_operation(client, api, submit_batch, sendable,
                                                    operation):
     """After delete, get, cancel, retry, delete and export of that batch answer 404."""
