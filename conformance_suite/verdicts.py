@@ -60,7 +60,7 @@ def _fixture_failure(item, report, call) -> None:
         props += [("requirement", requirement.text), ("requirement_id", requirement.id),
                   ("requirement_grade", requirement.grade)]
     if broken.operation:
-        props.append(("operations", broken.operation))
+        props += [("operations", broken.operation), ("problem_operation", broken.operation)]
     if broken.exchange is not None:
         req, resp = broken.exchange.describe()
         props += [("request", req), ("response", resp)]
@@ -99,16 +99,20 @@ def pytest_runtest_makereport(item, call):
         if refused is not None and validator is not None and refused.request is not None:
             validator.refused(refused.request)
         last = validator.last if validator is not None else None
+        broken = _broken(call.excinfo)
+        if broken is not None and broken.exchange is not None:
+            last = broken.exchange  # the answer that broke the rule, not a later one
         if last is not None:
             req, resp = last.describe()
             props += [("request", req), ("response", resp)]
+            if last.operation:
+                props.append(("problem_operation", last.operation))
         exc = call.excinfo.value if call.excinfo else None
         if refused is not None:
             # The suite broke its own rule: a defect of the suite, not of the target.
             props += [("verdict", "guard"), ("guard_rule", refused.rule),
                       ("violated_rule", f"guard ({refused.rule}): {refused.reason}")]
         else:
-            broken = _broken(call.excinfo)
             if broken is not None:
                 rule = broken.rule
             else:

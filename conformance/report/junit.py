@@ -33,6 +33,7 @@ from conformance.report.redact import redact
 CASE_PROPERTIES = (
     "operations", "operation", "requirement", "requirement_id", "requirement_grade",
     "request", "response", "violated_rule", "issue", "verdict", "guard_rule", "phase",
+    "problem_operation",
 )
 #: pytest's JUnit message of a set-up / tear-down error: `failed on setup with "<exc>: <msg>"`.
 _FIXTURE_MSG = re.compile(r'^failed on (setup|teardown) with "(?:[\w.]+: )?(.*?)"?$', re.DOTALL)
@@ -171,6 +172,7 @@ def _parse_case(tc: ET.Element) -> TestResult:
         violated_rule=pd.get("violated_rule", ""),
         guard_rule=pd.get("guard_rule", "") if pd.get("verdict", "").lower() == "guard" else "",
         issue_url=issue if issue.startswith(("http://", "https://")) else "",
+        problem_operation=pd.get("problem_operation", "").strip(),
         output=redact(output),
         properties=props,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conformance.report.model import FAIL, OUTCOMES, Run
+from conformance.report.model import FAIL, OUTCOMES, Run, distinct_problems
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -50,14 +50,19 @@ def verdict_reason(runs: Iterable[Run]) -> str:
         also = f" (and {n} failure{'s' if n != 1 else ''} elsewhere)" if n else ""
         return "; ".join(f"{r.target}: {r.problem()}" for r in bad) + also
     if code == EXIT_FAIL:
-        fails = [(r.target, t) for r in runs for t in r.tests if t.outcome == FAIL]
-        tgt, first = fails[0]
-        more = f" and {len(fails) - 1} more" if len(fails) > 1 else ""
+        fails = [t for r in runs for t in r.tests if t.outcome == FAIL]
+        problems = distinct_problems(runs)
+        first = problems[0]
+        title = first.title if len(first.title) <= 160 else first.title[:157] + "..."
+        seen = (f"seen by {len(first.tests)} tests" if len(first.tests) > 1
+                else first.first.node_id)
+        head = (f"{len(problems)} distinct problem{'s' if len(problems) != 1 else ''} in "
+                f"{len(fails)} failing test{'s' if len(fails) != 1 else ''}; first: "
+                f"{first.target} {title} ({seen})")
         bad = [r for r in runs if r.could_not_run]
         also = ("; also could not run: " + "; ".join(f"{r.target}: {r.problem()}" for r in bad)
                 if bad else "")
-        return (f"{len(fails)} failure{'s' if len(fails) != 1 else ''}: {tgt} {first.node_id}"
-                f"{more}{also}")
+        return head + also
     c = target_counts(runs)
     allowed = [f"{sum(x[o] for x in c.values())} {o.lower()}" for o in ("DIFFERS", "KNOWN")
                if sum(x[o] for x in c.values())]

@@ -14,6 +14,7 @@ import pytest
 
 from conformance import report
 from conformance.report import DIFFERS, ERROR, FAIL, KNOWN, PASS, SKIP
+from conformance.report.model import distinct_problems
 
 DATA = Path(__file__).parent / "data" / "junit"
 VENDOR = DATA / "live-voiceai.xml"  # one FAIL, one DIFFERS, one KNOWN, one SKIP, drift
@@ -377,3 +378,29 @@ def test_a_fixtures_broken_answer_is_a_fail_not_an_error(tmp_path):
     assert report.verdict([run]) == 1
     page = report.render_html([run])
     assert 'data-outcome="FAIL"' in page and "status 201 is not documented" in page
+
+
+def test_failures_fold_into_distinct_problems(tmp_path):
+    """The same operation breaking the same rule is one problem, whatever values vary (ids,
+    timestamps, array indexes); the verdict line names the most-seen one with its count."""
+    def case(name: str, rule: str, op: str = "submitBatchCall") -> str:
+        return (f'<testcase classname="scenarios.test_a" name="{name}"><properties>'
+                f'<property name="violated_rule" value="{rule}"/>'
+                f'<property name="problem_operation" value="{op}"/></properties>'
+                f'<failure message="boom">E boom</failure></testcase>')
+    f = write(tmp_path, "live-x.xml",
+              case("test_1", "schema: getBatchCall 200: at /recipients/0/x: 17000 is bad", "g")
+              + case("test_2", "schema: submitBatchCall 201: status 201 is not documented")
+              + case("test_3", "schema: submitBatchCall 201: status 201 is not documented")
+              + case("test_4", "schema: getBatchCall 200: at /recipients/3/x: 17999 is bad",
+                     "g"))
+    runs = report.load_junit([f])
+    problems = distinct_problems(runs)
+    assert [len(p.tests) for p in problems] == [2, 2]
+    assert [t.name for t in problems[0].tests] == ["test_1", "test_4"]
+    reason = report.verdict_reason(runs)
+    assert reason.startswith("2 distinct problems in 4 failing tests; first: live-x ")
+    assert "seen by 2 tests" in reason
+    page = report.render_html(runs)
+    assert page.count('class="distinct"') == 2
+    assert "## Failures: 2 distinct problems (4 tests)" in report.render_markdown(runs)
