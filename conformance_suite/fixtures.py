@@ -42,6 +42,9 @@ def validator(request, target) -> ResponseValidator:
 @pytest.fixture(scope="session", autouse=True)
 def _suite_properties(record_testsuite_property, target, request):
     record_testsuite_property("target", target.text)
+    if request.config.getoption("--shard", None):
+        # The report checks every shard of the split arrived (conformance.report.junit).
+        record_testsuite_property("shard", request.config.getoption("--shard"))
     record_testsuite_property("requirements", reqs.as_json(reqs.load()))
     yield
     record_testsuite_property("coverage", request.config.conformance_coverage.as_json())

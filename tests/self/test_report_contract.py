@@ -404,3 +404,24 @@ def test_failures_fold_into_distinct_problems(tmp_path):
     page = report.render_html(runs)
     assert page.count('class="distinct"') == 2
     assert "## Failures: 2 distinct problems (4 tests)" in report.render_markdown(runs)
+
+
+def test_a_missing_shard_is_could_not_run_not_conformant(tmp_path):
+    ok = '<testcase classname="scenarios.test_a" name="test_{}"/>'
+    write(tmp_path, "mock.shard-1-of-3.xml", ok.format(1))
+    write(tmp_path, "mock.shard-3-of-3.xml", ok.format(3))
+    runs = report.load_junit(sorted(tmp_path.glob("*.xml")))
+    assert report.verdict(runs) == 2
+    assert "expected 3 shards, missing shard 2/3" in report.verdict_reason(runs)
+    write(tmp_path, "mock.shard-2-of-3.xml", ok.format(2))
+    assert report.verdict(report.load_junit(sorted(tmp_path.glob("*.xml")))) == 0
+
+
+def test_a_glob_matching_nothing_writes_and_overwrites_nothing(tmp_path, capsys):
+    html = tmp_path / "report.html"
+    html.write_text("the last good report")
+    code = report.main([str(tmp_path / "nothing-*.xml"), "--html", str(html),
+                        "--md", str(tmp_path / "report.md")])
+    assert code == 2 and html.read_text() == "the last good report"
+    assert not (tmp_path / "report.md").exists()
+    assert "no JUnit file matches" in capsys.readouterr().err
