@@ -1,6 +1,6 @@
 """Record the cassettes of one dialect against the mock served on loopback.
 
-    python -m conformance.record elevenlabs     # writes cassettes/elevenlabs/<module>/<test>.yaml
+    python -m conformance.tools.record elevenlabs   # cassettes/elevenlabs/<module>/<test>.yaml
 
 Until someone records a vendor (`pytest --target=live:<vendor> --record-mode=rewrite` with the
 vendor's URL and key), the committed cassettes come from here.
