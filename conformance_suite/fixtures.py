@@ -264,6 +264,24 @@ def ledger(target, client_for, live_run):
 
 
 @pytest.fixture
+def recipients_allowance(live_run):
+    """`allow(call_name, count)`: let the one submit named `call_name` carry `count`
+    recipients beyond the run's cap, for a documented boundary (10,000). On by default up to
+    API_LIVE_BOUNDARY_RECIPIENTS (10000; 0 turns it off and the test skips); the guard still
+    refuses every other submit over the cap."""
+
+    def allow(call_name: str, count: int) -> None:
+        if live_run is None:
+            return
+        limit = int(os.environ.get("API_LIVE_BOUNDARY_RECIPIENTS", "10000"))
+        if count > limit:
+            pytest.skip(f"{count} recipients: above API_LIVE_BOUNDARY_RECIPIENTS={limit}")
+        live_run.ledger.allow_recipients(call_name, count)
+
+    return allow
+
+
+@pytest.fixture
 def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers, agent_id,
                  validator):
     """Factory: submit a batch of fictional recipients and return the response body.

@@ -4,8 +4,9 @@ Each fault is a small patch of one NAMED HOOK POINT of one part of the app, appl
 when the app is built; handlers never test whether a fault is active. The hook points
 (README "Faults" lists them with their signatures):
 
-* store (store.HOOKS): start_at, on_submit, owns, index_keys, page_limit, cursor_for,
-  fill_slots, is_done, cancellable, on_cancel, retryable, on_retry, on_delete, forget
+* store (store.HOOKS): start_at, on_submit, owns, index_keys, list_index, page_limit,
+  cursor_for, fill_slots, is_done, cancellable, on_cancel, retryable, on_retry, may_delete,
+  on_delete, forget
 * shaper (shaping.HOOKS): shape_batch, shape_recipient, shape_page, csv_rows
 * error builder (errors.HOOKS): not_found
 * validator (validation.HOOKS): query, body
