@@ -243,7 +243,8 @@ class _Guard:
         with self.ledger._lock:  # check-and-reserve, atomically
             if self.ledger.submits_sent + 1 > p.max_batches:
                 raise refuse(f"cap: max_batches={p.max_batches} submits per run reached", "cap")
-            allowed = isinstance(name, str) and count <= self.ledger.allowances.get(name, 0)
+            allowed = (isinstance(name, str) and name in self.ledger.allowances
+                       and count <= self.ledger.allowances[name])
             if not allowed and self.ledger.recipients_sent + count > p.max_recipients:
                 raise refuse(f"cap: {count} more recipients would exceed max_recipients="
                              f"{p.max_recipients} ({self.ledger.recipients_sent} sent)", "cap")
