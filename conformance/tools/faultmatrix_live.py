@@ -57,7 +57,8 @@ INFERRED_ONLY = {
 SELF_TEST = (
     ("submit-201", ("--suite", "conformance_suite/scenarios/test_auth.py", "--", "-x"), 1,
      "NOT CONFORMANT"),
-    ("cancel-undeclared-status", ("--suite", "conformance_suite/scenarios/test_cancel.py",
+    # test_get's bodies never cancel: only the tear-down clean-up meets the broken cancel.
+    ("cancel-undeclared-status", ("--suite", "conformance_suite/scenarios/test_get.py",
                                   "--", "-x"), 1, "NOT CONFORMANT"),
     ("cross-workspace-delete", ("--suite", "conformance_suite/scenarios/test_auth.py",
                                 "--", "-k", "touch"), 1, "NOT CONFORMANT"),
