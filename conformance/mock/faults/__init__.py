@@ -12,7 +12,8 @@ when the app is built; handlers never test whether a fault is active. The hook p
 * validator (validation.HOOKS): query, body
 * authenticator (Auth.HOOKS): resolve
 * webhooks (MockWebhooks): event_for
-* plus the status-code table `parts.status` (data, not code)
+* plus the status-code table `parts.status` and the media-type table `parts.media` (data,
+  not code)
 
 `hook()` refuses any other name, so a fault cannot reach into a private method. The store
 bumps a batch's version after each `on_*` hook and the shaping hooks run before the

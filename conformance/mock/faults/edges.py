@@ -8,6 +8,13 @@ from conformance.mock.errors import item
 from conformance.mock.faults.registry import fault, hook, post, replace
 
 
+@fault("submit-text-plain", "status",
+       "Submit answers its JSON body with `Content-Type: text/plain` (a fixture's submit is "
+       "the first to see it).")
+def _submit_text_plain(parts):
+    parts.media["submit"] = "text/plain; charset=utf-8"
+
+
 @fault("page-has-more-on-exact-multiple", "pagination",
        "`has_more` is computed as `len(page) == limit`: a full last page says `has_more: "
        "true`, and its `next_doc` leads to an empty page.")
