@@ -48,7 +48,6 @@ INFERRED_ONLY = {
     "export-no-header": "EXPORT-1: the export's columns",
     "export-ignores-limit": "EXPORT-2: what export's limit means",
     "finished-recipient-cancelled": "CANCEL-4: a finished call keeps its outcome on cancel",
-    "delete-in-flight-keeps-calling": "DELETE-4: whether a running batch may be deleted",
     "not-found-string-detail": "NOTFOUND-1: the body of a 404",
 }
 #: The sample `make test` runs: (fault or None, `conformance run` args, exit, first words).
