@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from conformance.api import api_of
+from conformance.refs import RefError, deref
+
 #: Headers any HTTP server may send; their absence from the spec is not drift.
 ORDINARY_HEADERS = frozenset({
     "content-type", "content-length", "date", "server", "connection", "keep-alive",
@@ -56,8 +59,6 @@ class Drift:
     def observe_response(self, spec: dict, operation: str, status: int, headers, body,
                          test: str) -> None:
         """Everything in one response the spec does not declare."""
-        from conformance.spec import api_of
-
         op = api_of(spec).operation(operation)
         raw = _operation_object(spec, op)
         responses = raw.get("responses", {})
@@ -87,14 +88,12 @@ def _operation_object(spec: dict, op) -> dict:
 
 
 def _resolve(spec: dict, schema: dict) -> dict:
-    seen = 0
-    while isinstance(schema, dict) and "$ref" in schema and seen < 20:
-        node = spec
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        schema = node
-        seen += 1
-    return schema if isinstance(schema, dict) else {}
+    """What `schema` names through its `$ref`s ({} for a reference that leads nowhere)."""
+    try:
+        node, _ = deref(spec, schema)
+    except RefError:
+        return {}
+    return node if isinstance(node, dict) else {}
 
 
 def _branches(spec: dict, schema: dict) -> list[dict]:

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-VENDORS = ("elevenlabs", "voiceai")
+DIALECTS = ("elevenlabs", "voiceai")
 SPEC_BASE_PATH = "/v1/convai/batch-calling"
 BATCH_MODELS = ("BatchCallResponse", "BatchCallDetailedResponse")
 
@@ -45,12 +45,6 @@ class Profile:
     free_string_schemas: tuple[str, ...] = ()
     webhooks: bool = True   # False: the vendor publishes no webhooks (its dialect has none)
     deviations: tuple[Deviation, ...] = field(default=())
-
-    @property
-    def providers(self) -> tuple[str, ...]:
-        from conformance.spec import load_spec
-
-        return tuple(load_spec(self.name)["components"]["schemas"]["TelephonyProvider"]["enum"])
 
 
 def available() -> list[str]:

@@ -3,9 +3,9 @@ responses per status code; schemas are handed to `schemas.SchemaDiff`."""
 
 from __future__ import annotations
 
-from conformance.diff.normalize import deref
 from conformance.diff.rules import Change, make_change
 from conformance.diff.schemas import SchemaDiff, _escape
+from conformance.refs import deref
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 

@@ -13,20 +13,27 @@ from schemathesis.config import SchemathesisConfig
 
 from conformance.fuzz import _compat
 from conformance.resources import FUZZ_SETTINGS
+from conformance.spec import load_spec
 
 #: `CONFORMANCE_FUZZ=deep`: the nightly run (more examples, longer stateful runs).
 DEEP = {
     "generation": {"max-examples": 1000},
     "phases": {"stateful": {"max-steps": 30}},
 }
+#: `CONFORMANCE_FUZZ=mutants`: the reduced profile `make mutants` runs once per mutant
+#: (same seed and phases, fewer examples: hundreds of runs must fit in an hour).
+REDUCED = {
+    "generation": {"max-examples": 10},
+    "phases": {"stateful": {"max-steps": 8}},
+}
 #: Stateful scenarios (Hypothesis examples of the state machine) per run.
-STATEFUL_SCENARIOS = {"ci": 60, "deep": 600}
+STATEFUL_SCENARIOS = {"ci": 60, "deep": 600, "mutants": 10}
 
 
 def depth(env: Mapping[str, str] = os.environ) -> str:
     value = env.get("CONFORMANCE_FUZZ", "ci").strip().lower() or "ci"
     if value not in STATEFUL_SCENARIOS:
-        raise ValueError(f"CONFORMANCE_FUZZ={value!r}: use ci or deep")
+        raise ValueError(f"CONFORMANCE_FUZZ={value!r}: use ci, deep or mutants")
     return value
 
 
@@ -43,8 +50,9 @@ def _merge(base: dict, overlay: Mapping) -> dict:
 def settings_dict(level: str | None = None) -> dict:
     """The root schemathesis.toml as a dict, with the `deep` overlay when asked for."""
     data = tomllib.loads(FUZZ_SETTINGS.read_text())
-    if (level or depth()) == "deep":
-        data = _merge(data, DEEP)
+    overlay = {"deep": DEEP, "mutants": REDUCED}.get(level or depth())
+    if overlay:
+        data = _merge(data, overlay)
     return data
 
 
@@ -54,7 +62,6 @@ def load_config(level: str | None = None) -> SchemathesisConfig:
 
 def load_schema(dialect: str, level: str | None = None):
     """The dialect of the bundled spec as a Schemathesis schema."""
-    from conformance.spec import load_spec
 
     return schemathesis.openapi.from_dict(copy.deepcopy(load_spec(dialect)),
                                           config=load_config(level))

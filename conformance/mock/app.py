@@ -25,23 +25,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.api import Api, api_for
+from conformance.fictional import MOCK_KEYS, fingerprint
 from conformance.mock.admin import ADMIN_PREFIX, admin_routes
 from conformance.mock.choices import Choices, load_choices
 from conformance.mock.clock import Clock, ManualClock
 from conformance.mock.errors import ApiError, ErrorBuilder
 from conformance.mock.fastpath import FastPaths
+from conformance.mock.faults import apply_faults, resolve_faults
 from conformance.mock.ids import well_formed_id
 from conformance.mock.outcomes import DEFAULT_OUTCOMES
 from conformance.mock.shaping import CachingEncoder, Encoder, Shaper, dumps
 from conformance.mock.store import InvalidCursor, InvalidState, NotFound, QuotaExceeded, Store
 from conformance.mock.validation import RequestValidator, read_body, read_json
+from conformance.mock.webhooks import admin_endpoint, attach_webhooks
 from conformance.profiles import Profile, load_profile
 from conformance.spec import load_spec
 
 __all__ = ["DEFAULT_KEYS", "MAX_BODY_BYTES", "AppParts", "create_app", "key_fingerprint"]
 
 #: Accepted API keys unless `keys=` says otherwise; each key is its own workspace.
-DEFAULT_KEYS = ("mock-key-local", "mock-key-other")
+DEFAULT_KEYS = MOCK_KEYS
 #: Largest request body accepted (8 MiB; 10,000 recipients with ids and client data take
 #: about 1.7 MiB). README "Bounds".
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -56,7 +59,6 @@ def workspace_of(key: str) -> str:
 
 def key_fingerprint(key: str) -> str:
     """How a key is named in logs: a sha256 prefix, no character of the key itself."""
-    from conformance.redact import fingerprint
 
     return fingerprint(key)
 
@@ -116,6 +118,19 @@ class AppParts:
     def max_page_limit(self) -> int:
         return self.choices.max_page_limit
 
+    # The request checks both the routed handlers and the fast paths (fastpath.py) make.
+    def page_size(self, values: dict[str, Any]) -> int:
+        """A list page's size from its validated query: `limit` (default 100), at least 1,
+        at most the choice set's maximum."""
+        limit = values.get("limit")
+        return int(min(max(1, 100 if limit is None else limit), self.max_page_limit))
+
+    def refuses_id(self, batch_id: str) -> bool:
+        """With `malformed_id_status = 422`, an id not in this server's format is refused
+        before it is looked up."""
+        return (self.choices.malformed_id_status == 422
+                and not well_formed_id(self.choices.id_format, batch_id))
+
 
 def _encoded(status: int, content: bytes, media: str = "application/json") -> Response:
     return Response(content, status_code=status, media_type=media)
@@ -149,8 +164,7 @@ class Handlers:
         id format is refused before it is looked up."""
         p = self.parts
         batch_id = request.path_params["batch_id"]
-        if p.choices.malformed_id_status == 422 and not well_formed_id(p.choices.id_format,
-                                                                         batch_id):
+        if p.refuses_id(batch_id):
             raise p.errors.invalid(["path", "batch_id"], "not a batch call id of this server",
                                    batch_id[:64])
         return batch_id
@@ -187,8 +201,7 @@ class Handlers:
         workspace = self._workspace(request)
         p = self.parts
         values = self._query("listBatchCalls", request)
-        limit = values.get("limit")
-        limit = min(max(1, 100 if limit is None else limit), p.max_page_limit)
+        limit = p.page_size(values)
         try:
             with p.store.lock:
                 page = p.store.list(workspace, limit, values.get("last_doc"),
@@ -342,7 +355,6 @@ def create_app(profile: str | Profile = "elevenlabs",
       loopback URL (conformance/mock/webhooks.py); webhook_retries (default on),
       webhook_sender (inject the HTTP POST), webhook_background (a thread sends, served).
     """
-    from conformance.mock.faults import apply_faults, resolve_faults
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     chosen = load_choices(choices)
@@ -361,7 +373,6 @@ def create_app(profile: str | Profile = "elevenlabs",
         shaper=Shaper(spec), errors=errors, status=dict(DEFAULT_STATUS), choices=chosen,
         max_body_bytes=max_body_bytes, faults=tuple(f.name for f in fault_list), admin=admin,
         keys=key_map)
-    from conformance.mock.webhooks import admin_endpoint, attach_webhooks
 
     parts.webhooks = attach_webhooks(parts, webhook_url, webhook_secret, retries=webhook_retries,
                                      sender=webhook_sender, background=webhook_background)
@@ -383,7 +394,8 @@ def create_app(profile: str | Profile = "elevenlabs",
     if admin:
         routes += admin_routes(parts)
         routes.append(Route(f"{ADMIN_PREFIX}/webhooks", admin_endpoint(parts), methods=["GET"]))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
+    handlers: dict[Any, Any] = {HTTPException: _http_exception}
+    app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[*([Middleware(FastPaths, parts=parts)] if fast_paths else []),
                                 Middleware(ClockDate, clock=clock)])
     app.state.parts = parts

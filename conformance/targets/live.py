@@ -1,4 +1,4 @@
-"""`live:<vendor>`: a real endpoint, every request through the live guard.
+"""`live:<dialect>`: a real endpoint, every request through the live guard.
 
 One `LiveRun` per run holds the guard's policy, its ledger and its caps; every client of the
 run (scenarios, fuzzing, clean-up) sends through its one transport.
@@ -6,28 +6,22 @@ run (scenarios, fuzzing, clean-up) sends through its one transport.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.targets.base import Target, TargetError
-
-
-@dataclass
-class LiveRun:
-    """The run's one guard: policy, ledger and caps shared by every client."""
-
-    transport: object   # conformance.safety.SafetyTransport
-    prefix: str
-
-    @property
-    def ledger(self):
-        return self.transport.ledger
-
-    @property
-    def policy(self):
-        return self.transport.policy
+from conformance.cleanup import cleanup
+from conformance.profiles import load_profile
+from conformance.safety import SafetyPolicy, SafetyTransport
+from conformance.targets.base import (
+    Env,
+    LiveRun,
+    RunOptions,
+    Target,
+    TargetError,
+    check_dialect,
+)
 
 
 def _reason(response: httpx.Response) -> str:
@@ -46,15 +40,12 @@ class LiveTarget(Target):
     keeps_batches = True
 
     @classmethod
-    def from_arg(cls, text: str, arg: str, env, options) -> LiveTarget:
-        from conformance.profiles import load_profile
-        from conformance.targets import check_vendor
-
-        check_vendor(text, arg)
+    def from_arg(cls, text: str, arg: str, env: Env, options: RunOptions) -> LiveTarget:
+        check_dialect(text, arg)
         profile = load_profile(arg)
         return cls(text, arg, options=options, env=env,
-                   base_url=(env.get(profile.base_url_env) or "").rstrip("/") or None,
-                   api_key=env.get(profile.api_key_env) or None,
+                   base_url=(env.get(profile.base_url_env or "") or "").rstrip("/") or None,
+                   api_key=env.get(profile.api_key_env or "") or None,
                    other_api_key=env.get(f"{arg.upper()}_OTHER_API_KEY") or None)
 
     # -- what a live run may do -------------------------------------------------------------
@@ -99,13 +90,15 @@ class LiveTarget(Target):
         trouble (unreachable, a key refused, a base URL that already holds the API path) is
         one line here instead of a whole run charged to the target. A server that answers
         anything else (429 too: a busy server is reachable) is left to the suite to judge."""
+        if not self.base_url:
+            raise TargetError(f"{self.text}: no base URL")
         url = self.base_url + self.api.list()
         keys = [(self.profile.api_key_env, self.api_key)]
         if self.other_api_key:
             keys.append((self.env_name("OTHER_API_KEY"), self.other_api_key))
         for env_name, key in keys:
             try:
-                response = httpx.get(url, params={"limit": 1}, headers=self._auth(key),
+                response = httpx.get(url, params={"limit": 1}, headers=self.auth_headers(key),
                                      timeout=timeout, trust_env=False, follow_redirects=False)
             except httpx.TimeoutException:
                 return  # slow is not down: the suite's own waits judge a slow server
@@ -127,13 +120,11 @@ class LiveTarget(Target):
     # -- the run's guard --------------------------------------------------------------------
 
     def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun:
-        from conformance.safety import SafetyPolicy, SafetyTransport
-
         # Under pytest-xdist each of `workers` holds its own guard: a run's caps, split evenly.
         workers = max(1, workers)
         policy = SafetyPolicy(
             name_prefix=prefix, base_path=self.profile.base_path,
-            allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
+            allowed_hosts=frozenset({urlsplit(self.base_url or "").hostname or ""}),
             allow_dispatch=self.options.allow_dispatch,
             max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // workers,
             max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers)
@@ -150,20 +141,23 @@ class LiveTarget(Target):
             run.transport.close()
         return failed
 
-    def transport(self, run: LiveRun | None):
+    def transport(self, run: LiveRun | None) -> SafetyTransport:
         if run is None:
             raise TargetError(f"{self.text}: a live client needs the run's guard")
         return run.transport
 
-    def refusal(self, run, method, url, *, json=None, content=None, headers=None):
-        request = httpx.Request(method, httpx.URL(self.base_url).join(url), json=json,
+    def refusal(self, run: LiveRun | None, method: str, url: str, *, json: Any = None,
+                content: bytes | None = None, headers: dict[str, str] | None = None
+                ) -> str | None:
+        request = httpx.Request(method, httpx.URL(self.base_url or "").join(url), json=json,
                                 content=content,
-                                headers=self._auth(None) if headers is None else headers)
-        return run.transport.explain(request)
+                                headers=self.auth_headers(None) if headers is None else headers)
+        return self.transport(run).explain(request)
 
-    def cleanup(self, run, client, batch_ids):
-        from conformance.cleanup import cleanup
-
+    def cleanup(self, run: LiveRun | None, client: httpx.Client, batch_ids: list[str]
+                ) -> dict[str, str]:
+        if run is None:
+            raise TargetError(f"{self.text}: clean-up needs the run's guard")
         for batch_id in batch_ids:
             run.ledger.record(batch_id)
         report = cleanup(client, run.ledger, self.api)

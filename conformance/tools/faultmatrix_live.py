@@ -29,15 +29,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.mock.app import create_app
+from conformance.mock.clock import WallClock
 from conformance.mock.faults import FAULTS
+from conformance.mock.server import served
+from conformance.report.junit import load_junit
+from conformance.targets import MOCK_KEYS
 from conformance.tools.faultmatrix import ROOT
 from conformance.tools.liveproof import TIME_SCALE, live_env
 
 #: (mode, `conformance run` arguments after `--`, extra environment)
-MODES = (("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
-         # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
-         ("outcomes, cap 20,000", ("--allow-dispatch", "--mock-outcomes"),
-          {"API_LIVE_MAX_RECIPIENTS": "20000"}))
+MODES: tuple[tuple[str, tuple[str, ...], dict[str, str]], ...] = (
+    ("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
+    # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
+    ("outcomes, cap 20,000", ("--allow-dispatch", "--mock-outcomes"),
+     {"API_LIVE_MAX_RECIPIENTS": "20000"}))
 #: Faults a broken server under the alternate choices shows no differently: the alternate
 #: set itself cancels finished recipients (conformance/mock/README.md).
 SAME_AS_ALTERNATE = {"alternate": {"finished-recipient-cancelled"}}
@@ -93,14 +99,8 @@ def verdict_line(output: str) -> str:
 
 
 def user_run(fault: str | None, args: tuple[str, ...] = (), *, choices: str = "default",
-             dialect: str = "elevenlabs", env: dict | None = None) -> UserRun:
+             dialect: str = "elevenlabs", env: dict[str, str] | None = None) -> UserRun:
     """Serve the mock (with `fault`) and run `conformance run --target live:<dialect>` at it."""
-    from conformance.mock.app import create_app
-    from conformance.mock.clock import WallClock
-    from conformance.mock.server import served
-    from conformance.report.junit import load_junit
-    from conformance.targets import MOCK_KEYS
-
     result = UserRun(fault)
     start = time.monotonic()
     app = create_app(dialect, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE),

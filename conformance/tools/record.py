@@ -2,7 +2,7 @@
 
     python -m conformance.tools.record elevenlabs   # cassettes/elevenlabs/<module>/<test>.yaml
 
-Until someone records a vendor (`pytest --target=live:<vendor> --record-mode=rewrite` with the
+Until someone records a vendor (`pytest --target=live:<dialect> --record-mode=rewrite` with the
 vendor's URL and key), the committed cassettes come from here.
 """
 
@@ -16,7 +16,7 @@ import sys
 from conformance.mock.app import create_app
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
-from conformance.profiles import VENDORS, load_profile
+from conformance.profiles import DIALECTS, load_profile
 from conformance.resources import CASSETTES, ROOT
 from conformance.targets import MOCK_KEYS
 
@@ -27,6 +27,7 @@ def record(vendor: str) -> int:
     profile = load_profile(vendor)
     app = create_app(vendor, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE))
     shutil.rmtree(CASSETTES / vendor, ignore_errors=True)
+    assert profile.base_url_env and profile.api_key_env, f"{vendor}: a dialect profile"
     with served(app) as base_url:
         env = {**os.environ, profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
                f"{vendor.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5"}
@@ -38,9 +39,9 @@ def record(vendor: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    vendors = (argv if argv is not None else sys.argv[1:]) or list(VENDORS)
+    vendors = (argv if argv is not None else sys.argv[1:]) or list(DIALECTS)
     for vendor in vendors:
-        if vendor not in VENDORS:
+        if vendor not in DIALECTS:
             print(f"record: unknown vendor {vendor!r}", file=sys.stderr)
             return 2
         code = record(vendor)

@@ -33,9 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
+from conformance.fictional import fingerprint
 from conformance.webhooks.delivery import is_loopback_host
 from conformance.webhooks.events import CallEnd, build_event
-from conformance.webhooks.signing import HEADER, TOLERANCE_SECS, fingerprint, sign
+from conformance.webhooks.signing import HEADER, TOLERANCE_SECS, sign
 
 EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_CANNOT_RUN = 0, 1, 2
 OVERSIZED_BYTES = 32 * 1024 * 1024
@@ -184,7 +187,6 @@ def run_check(url: str, secret: str, *, timeout: float = 10.0, tolerance: int = 
               oversized_bytes: int = OVERSIZED_BYTES,
               clock: Callable[[], float] = time.time) -> list[Result]:
     """Send every case to `url`; CannotRun when the URL is not allowed or unreachable."""
-    import httpx
 
     check_url(url)
     if not secret:

@@ -41,7 +41,7 @@ def _run(fault: str | None, *extra: str):
 def test_webhook_scenarios_pass_live_with_a_receiver():
     code, out, leftovers = _run(None)
     assert code == 0, out[-3000:]
-    assert "7 passed" in out and "4 skipped" in out, out[-2000:]
+    assert "8 passed" in out and "4 skipped" in out, out[-2000:]
     assert "observed on the mock's clock" in out
     assert leftovers == []
 
