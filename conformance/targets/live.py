@@ -75,8 +75,9 @@ class LiveTarget(Target):
 
     def check_ready(self) -> None:
         profile = self.profile
-        missing = [name for name, value in ((profile.base_url_env, self.base_url),
-                                            (profile.api_key_env, self.api_key)) if not value]
+        missing = [str(name) for name, value in ((profile.base_url_env, self.base_url),
+                                                 (profile.api_key_env, self.api_key))
+                   if not value]
         if missing:
             raise TargetError(f"{self.text}: set {' and '.join(missing)} (the key is never "
                               "written to a file)")

@@ -139,7 +139,7 @@ def _how(run: UserRun) -> str:
     if run.code == 1:
         return f"exit 1: {run.line[:160]}"
     if run.caught:
-        return f"exit 0, differs (inferred only: {INFERRED_ONLY[run.fault]})"
+        return f"exit 0, differs (inferred only: {INFERRED_ONLY[run.fault or '']})"
     return "**not caught**: " + (f"only differs ({len(run.differs)})" if run.differs
                                  else run.line[:120])
 
@@ -157,7 +157,7 @@ def markdown(choices: str, dialect: str, clean: list[UserRun], runs: list[UserRu
              + ", ".join(f"{r.mode} exit {r.code}" for r in clean) + f". {seconds:.0f}s.", "",
              "| fault | category | mode | exit | verdict |", "|---|---|---|---|---|"]
     for run in runs:
-        lines.append(f"| `{run.fault}` | {FAULTS[run.fault].category} | {run.mode} | "
+        lines.append(f"| `{run.fault}` | {FAULTS[run.fault or ''].category} | {run.mode} | "
                      f"{run.code} | {_how(run).replace('|', '/')} |")
     for fault in sorted(skipped):
         lines.append(f"| `{fault}` | {FAULTS[fault].category} | — | — | the {choices} set "

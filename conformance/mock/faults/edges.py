@@ -20,7 +20,7 @@ def _submit_text_plain(parts):
        "true`, and its `next_doc` leads to an empty page.")
 def _has_more_on_full_page(parts):
     store = parts.store
-    limits: list[int] = [0]
+    limits = [0]
 
     def remember(limit):
         limits[0] = limit
