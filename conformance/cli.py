@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,8 +61,6 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
 def _run_pytest(command: list[str]) -> tuple[int, str]:
     """Run pytest, its output passed through as it comes; (exit code, pytest's own reason
     when it could not run: its last `ERROR:` / `E ` line, short)."""
-    from collections import deque
-
     tail: deque[str] = deque(maxlen=60)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, errors="replace", bufsize=1) as proc:
