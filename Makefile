@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The embedded mock, and the recorded exchanges of both dialects replayed beside it.
 TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
-.PHONY: install conformance test test-slow lint spec faults live-proof fuzz fuzz-cli mutants record bench clean
+.PHONY: install conformance test test-slow lint spec faults faults-live live-proof fuzz fuzz-cli mutants record bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test-slow: $(STAMP)
 ## The fault matrix: the scenario suite against every named fault of the mock (about 3 min).
 faults: $(STAMP)
 	$(PY) -m conformance.tools.faultmatrix
+
+## The fault matrix as a user meets it: `conformance run --target live:elevenlabs` (the whole
+## suite) against each fault served on loopback, by exit code and verdict line, both choice
+## sets; no fault may end COULD NOT RUN (writes reports/faults-live-*.md; about 30 min).
+faults-live: $(STAMP)
+	$(PY) -m conformance.tools.faultmatrix_live --choices default
+	$(PY) -m conformance.tools.faultmatrix_live --choices alternate
 
 ## The whole suite through the live path against the mock with its default and its alternate
 ## choices, both dialects, safe / dispatch / outcomes: no failure, no error, no guard refusal,

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
+from conformance.exchanges import BrokenAnswer, Exchange
 from conformance.safety import Ledger, UnsafeRequest, check_prefix
 
 
@@ -19,6 +20,9 @@ class CleanupReport:
     deleted: list[str] = field(default_factory=list)
     already_gone: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    #: Answers of the server that broke the contract on the way (a cancel or delete whose
+    #: answer breaks the spec): the server's failure, not a clean-up the suite could not do.
+    broken: list[BrokenAnswer] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -31,19 +35,35 @@ def _base_path(api: Any) -> str:
     return "/" + base.strip("/")
 
 
-def _cancel_delete(client: httpx.Client, base: str, batch_id: str, *, cancel: bool = True
-                   ) -> str:
+def _cancel_delete(client: httpx.Client, base: str, batch_id: str, *, cancel: bool = True,
+                   broken: list[BrokenAnswer] | None = None) -> str:
     """'deleted' or 'gone'; raises RuntimeError with a reason otherwise. Cancel errors other
-    than transport failures are tolerated (a finished batch may refuse a cancel)."""
+    than transport failures are tolerated (a finished batch may refuse a cancel). A broken
+    answer (a validating client's ContractViolation) is kept in `broken` and the clean-up goes
+    on: the batch is still deleted, and the server is charged with what it answered."""
     url = f"{base}/{quote(batch_id, safe='')}"
     if cancel:
-        client.post(f"{url}/cancel")
-    response = client.delete(url)
-    if response.status_code == 404:
+        try:
+            client.post(f"{url}/cancel")
+        except BrokenAnswer as exc:
+            if broken is None:
+                raise
+            broken.append(exc)
+    try:
+        response = client.delete(url)
+        status = response.status_code
+    except BrokenAnswer as exc:
+        if broken is None or exc.status is None:
+            raise
+        broken.append(exc)
+        status = exc.status
+    if status == 404:
         return "gone"
-    if 200 <= response.status_code < 300:
+    if 200 <= status < 300:
         return "deleted"
-    raise RuntimeError(f"delete answered {response.status_code}")
+    raise BrokenAnswer(f"delete answered {status}", requirement="DELETE-1",
+                       rule=f"delete answered {status}, not 204",
+                       exchange=Exchange("DELETE", url, "", status, "", "deleteBatchCall"))
 
 
 def cleanup(client: httpx.Client, ledger: Ledger, api: Any) -> CleanupReport:
@@ -53,7 +73,11 @@ def cleanup(client: httpx.Client, ledger: Ledger, api: Any) -> CleanupReport:
     report = CleanupReport()
     for batch_id in ledger.ids():
         try:
-            outcome = _cancel_delete(client, base, batch_id)
+            outcome = _cancel_delete(client, base, batch_id, broken=report.broken)
+        except BrokenAnswer as exc:
+            report.failed[batch_id] = str(exc)
+            report.broken.append(exc)
+            continue
         except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
             report.failed[batch_id] = str(exc)
             continue
@@ -118,7 +142,7 @@ def sweep(client: httpx.Client, base_path: str, prefix: str, now: float, *,
         try:
             _cancel_delete(client, base, batch_id,
                            cancel=item.get("status") in ("pending", "in_progress"))
-        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
+        except (httpx.HTTPError, UnsafeRequest, RuntimeError, BrokenAnswer) as exc:
             errors[batch_id] = str(exc)
             continue
         swept.append(batch_id)

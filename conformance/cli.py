@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,6 +56,22 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
             "-c", str(here / "pytest.ini"), "--rootdir", str(here), "-p", "no:cacheprovider",
             f"--target={text}", f"--junitxml={junit}", "-o", f"junit_suite_name={text}",
             *(["--strict-inferred"] if strict else []), *extra]
+
+
+def _run_pytest(command: list[str]) -> tuple[int, str]:
+    """Run pytest, its output passed through as it comes; (exit code, pytest's own reason
+    when it could not run: its last `ERROR:` / `E ` line, short)."""
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail.append(line.rstrip("\n"))
+        code = proc.wait()
+    marked = [line for line in tail if line.startswith(("ERROR:", "ERROR ", "E "))]
+    why = (marked[-1] if marked else "").removeprefix("E ").removeprefix("ERROR:").strip()
+    return code, " ".join(why.split())[:120]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -104,11 +121,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("$ " + " ".join(command), flush=True)
         stop = junit.with_suffix(".stop")   # the pressure layer's one line (pressure.py)
         stop.unlink(missing_ok=True)
-        code = subprocess.call(command)
+        code, why = _run_pytest(command)
         if stop.exists():
             return _fail(stop.read_text().strip())
         if code not in (0, 1) or not junit.exists():
-            return _fail(f"pytest could not run the suite against {text} (exit {code})")
+            return _fail(f"pytest could not run the suite against {text} (exit {code})"
+                         + (f": {why}" if why else ""))
         junits.append(str(junit))
     if args.all_reports:
         junits = sorted(str(p) for p in reports.glob("*.xml"))

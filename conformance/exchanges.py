@@ -56,8 +56,30 @@ def validate_response(spec: dict, method: str, path: str, status: int,
             for e in errors[:20]]
 
 
-class ContractViolation(AssertionError):
-    """A response broke the spec."""
+class BrokenAnswer(AssertionError):
+    """The server answered in a way that breaks a requirement: the server's failure wherever
+    it is seen (a test body, a fixture's set-up, a tear-down clean-up), never "the suite could
+    not run". Carries the requirement it broke, the rule (one line) and the exchange."""
+
+    def __init__(self, message: str, *, requirement: str = "CONTRACT-1", rule: str = "",
+                 exchange: Exchange | None = None) -> None:
+        super().__init__(message)
+        self.requirement = requirement
+        self.rule = rule or next((line.strip() for line in message.splitlines()
+                                  if line.strip()), "")
+        self.exchange = exchange
+
+    @property
+    def operation(self) -> str:
+        return (self.exchange.operation or "") if self.exchange else ""
+
+    @property
+    def status(self) -> int | None:
+        return self.exchange.status if self.exchange else None
+
+
+class ContractViolation(BrokenAnswer):
+    """A response broke the spec (CONTRACT-1: the documented contract)."""
 
 
 @dataclass
@@ -189,7 +211,7 @@ class ResponseValidator:
         path = request.url.path
         operation = self.operation_of(request)
         body_text = response.content.decode("utf-8", "replace")
-        self._exchange(request, response.status_code, body_text, operation)
+        exchange = self._exchange(request, response.status_code, body_text, operation)
         errors = validate_response(self.spec, request.method, path, response.status_code,
                                    response.headers.get("content-type"), response.content)
         try:
@@ -202,9 +224,10 @@ class ResponseValidator:
                                         response.headers, parsed, self.test_name)
         if errors:
             raise ContractViolation(
-                "response breaks the spec:\n  " + "\n  ".join(errors)
+                f"response breaks the spec: {errors[0]}\n  " + "\n  ".join(errors)
                 + f"\nrequest: {request.method} {self.redactor.text(str(request.url))}"
-                f"\nresponse: {response.status_code} {self.redactor.text(body_text[:500])}")
+                f"\nresponse: {response.status_code} {self.redactor.text(body_text[:500])}",
+                rule=f"schema: {errors[0]}", exchange=exchange)
 
     @property
     def last(self) -> Exchange | None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conformance import requirements as reqs
-from conformance.exchanges import ResponseValidator
+from conformance.exchanges import BrokenAnswer, ResponseValidator
 from conformance.fictional import fictional_number, fictional_numbers
 from conformance.safety import name_prefix as prefix
 from conformance.safety import new_run_id
@@ -45,6 +45,9 @@ def validator(request, target) -> ResponseValidator:
 @pytest.fixture(scope="session", autouse=True)
 def _suite_properties(record_testsuite_property, target, request):
     record_testsuite_property("target", target.text)
+    if request.config.getoption("--shard", None):
+        # The report checks every shard of the split arrived (conformance.report.junit).
+        record_testsuite_property("shard", request.config.getoption("--shard"))
     record_testsuite_property("requirements", reqs.as_json(reqs.load()))
     yield
     record_testsuite_property("coverage", request.config.conformance_coverage.as_json())
@@ -293,7 +296,26 @@ def ledger(target, client_for, live_run):
 
 
 @pytest.fixture
-def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers, agent_id):
+def recipients_allowance(live_run):
+    """`allow(call_name, count)`: let the one submit named `call_name` carry `count`
+    recipients beyond the run's cap, for a documented boundary (10,000). On by default up to
+    API_LIVE_BOUNDARY_RECIPIENTS (10000; 0 turns it off and the test skips); the guard still
+    refuses every other submit over the cap."""
+
+    def allow(call_name: str, count: int) -> None:
+        if live_run is None:
+            return
+        limit = int(os.environ.get("API_LIVE_BOUNDARY_RECIPIENTS", "10000"))
+        if count > limit:
+            pytest.skip(f"{count} recipients: above API_LIVE_BOUNDARY_RECIPIENTS={limit}")
+        live_run.ledger.allow_recipients(call_name, count)
+
+    return allow
+
+
+@pytest.fixture
+def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers, agent_id,
+                 validator):
     """Factory: submit a batch of fictional recipients and return the response body.
 
     By default the batch is held (scheduled far enough ahead that it cannot start during the
@@ -318,7 +340,13 @@ def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers
             elif not dispatch:
                 body["scheduled_time_unix"] = now() + target.hold_seconds()
         response = (via or client).post(api.submit(), json=body)
-        assert response.status_code == expect, response.text
+        status = response.status_code
+        if status != expect:
+            why = f"a valid submit answered {status}, not {expect}"
+            if status in (401, 403):  # the run's own key: configuration, not the server
+                raise AssertionError(f"{why}: {response.text[:300]}")
+            raise BrokenAnswer(f"{why}: {response.text[:300]}", requirement="SUBMIT-1",
+                               rule=why, exchange=validator.last)
         batch = response.json()
         if expect == 200:
             ledger.append(batch["id"])

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from conformance import requirements as reqs
-from conformance.exchanges import ContractViolation
+from conformance.exchanges import BrokenAnswer
 from conformance.safety import UnsafeRequest
 from conformance.targets import Target
 from conformance_suite.plugin import (
@@ -33,6 +33,40 @@ def _unsafe(excinfo) -> UnsafeRequest | None:
     return None
 
 
+def _broken(excinfo) -> BrokenAnswer | None:
+    """The server's broken answer behind an exception, if that is what it is."""
+    exc = excinfo.value if excinfo else None
+    while exc is not None:
+        if isinstance(exc, BrokenAnswer):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _fixture_failure(item, report, call) -> None:
+    """A fixture's set-up or tear-down got a broken answer from the server (a submit answered
+    201, a clean-up cancel with a status the spec does not list, ...): that is the server's
+    FAIL, attributed to the operation and requirement it broke, with its exchange. pytest's
+    JUnit writes it as <error>; the `verdict=fail` property makes the report read a FAIL.
+    Anything else failing in a fixture (the guard, a transport error) stays an ERROR."""
+    broken = _broken(call.excinfo)
+    if broken is None or _unsafe(call.excinfo) is not None:
+        return
+    if any(k == "verdict" and v == "fail" for k, v in item.user_properties):
+        return  # the test already failed on its own: that failure is what it reports
+    requirement = reqs.load().get(broken.requirement) or _requirement(item)
+    props = item.user_properties
+    if requirement is not None:
+        props += [("requirement", requirement.text), ("requirement_id", requirement.id),
+                  ("requirement_grade", requirement.grade)]
+    if broken.operation:
+        props += [("operations", broken.operation), ("problem_operation", broken.operation)]
+    if broken.exchange is not None:
+        req, resp = broken.exchange.describe()
+        props += [("request", req), ("response", resp)]
+    props += [("violated_rule", broken.rule), ("verdict", "fail"), ("phase", report.when)]
+
+
 def _requirement(item) -> reqs.Requirement | None:
     mark = item.get_closest_marker("requirement")
     return reqs.load().get(mark.args[0]) if mark and mark.args else None
@@ -45,6 +79,8 @@ def pytest_runtest_makereport(item, call):
     if report.when == "setup" and report.skipped:
         _note_recorded_skip(item, report)
     if report.when != "call" or not _in_suite(item):
+        if report.failed and _in_suite(item):
+            _fixture_failure(item, report, call)
         report.user_properties = list(item.user_properties)
         return
     target: Target = item.config.conformance_target
@@ -63,33 +99,38 @@ def pytest_runtest_makereport(item, call):
         if refused is not None and validator is not None and refused.request is not None:
             validator.refused(refused.request)
         last = validator.last if validator is not None else None
+        broken = _broken(call.excinfo)
+        if broken is not None and broken.exchange is not None:
+            last = broken.exchange  # the answer that broke the rule, not a later one
         if last is not None:
             req, resp = last.describe()
             props += [("request", req), ("response", resp)]
+            if last.operation:
+                props.append(("problem_operation", last.operation))
         exc = call.excinfo.value if call.excinfo else None
         if refused is not None:
             # The suite broke its own rule: a defect of the suite, not of the target.
             props += [("verdict", "guard"), ("guard_rule", refused.rule),
                       ("violated_rule", f"guard ({refused.rule}): {refused.reason}")]
         else:
-            if isinstance(exc, ContractViolation):
-                rule = "schema: " + str(exc).splitlines()[1].strip()
+            if broken is not None:
+                rule = broken.rule
             else:
                 rule = getattr(exc, "rule", None) or (requirement.text if requirement else "")
             props.append(("violated_rule", rule))
             # Only what the server answered can differ from an inference: an assertion about
             # it. An error of the harness (a cassette without the request, a transport
-            # failure) stays a failure.
-            # A response that breaks the spec fails whatever the test's grade: the schema is
-            # the documented contract.
+            # failure) stays a failure. A broken answer (a response that breaks the spec, or
+            # a documented requirement) fails whatever the test's grade.
             if (requirement is not None and requirement.inferred and not target.strict
-                    and isinstance(exc, AssertionError)
-                    and not isinstance(exc, ContractViolation)):
+                    and isinstance(exc, AssertionError) and broken is None):
                 message = str(exc).strip().splitlines()[0][:300] if exc else "failed"
                 props += [("verdict", "differs"), ("observed", message)]
                 report.outcome = "skipped"
                 report.longrepr = (str(item.fspath), item.location[1] or 0,
                                    f"{DIFFERS}{requirement.id}: {message}")
+            else:
+                props.append(("verdict", "fail"))
     report.user_properties = list(props)
 
 

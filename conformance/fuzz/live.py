@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
-import re
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -39,7 +39,18 @@ LIVE_SCHEDULE_AHEAD = MIN_SCHEDULE_AHEAD_S + 10 * 24 * 3600
 LIVE_MAX_RECIPIENTS = 2
 #: Fields that name a resource of the vendor's own: a drawn value names nothing there.
 FOREIGN_REFERENCES = ("agent_phone_number_id", "branch_id", "environment", "whatsapp_params")
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9 _.-]+")
+#: What leaves a generated call_name: numerals of any script (the guard would read a run of
+#: them as a phone number), control, surrogate, private-use and unassigned code points.
+_DROPPED = frozenset({"Nd", "Nl", "No", "Cc", "Cs", "Co", "Cn"})
+
+
+def _name_tail(generated: Any) -> str:
+    """The generated call_name kept after the run's prefix, scripts and emoji included, so
+    generated text reaches a live server (a server that breaks on non-ASCII names fails)."""
+    if not isinstance(generated, str):
+        return ""
+    kept = "".join(ch for ch in generated if unicodedata.category(ch) not in _DROPPED)
+    return kept[:40]
 
 
 def _timezone_ok(value: Any) -> bool:
@@ -55,9 +66,7 @@ def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | Non
     if not isinstance(body, dict):
         return None
     out = copy.deepcopy(body)
-    generated = out.get("call_name")
-    tail = _NAME_CHARS.sub("", generated)[:40] if isinstance(generated, str) else ""
-    out["call_name"] = f"{name_prefix}fuzz-{tail}".rstrip()
+    out["call_name"] = f"{name_prefix}fuzz-{_name_tail(out.get('call_name'))}".rstrip()
     if agent_id is not None:
         out["agent_id"] = agent_id
     recipients = out.get("recipients")

@@ -104,6 +104,9 @@ class AppParts:
     errors: ErrorBuilder
     status: dict[str, int]
     choices: Choices
+    #: The media type of an operation's JSON answer where it is not application/json (data a
+    #: fault may change, like `status`; empty on a correct server).
+    media: dict[str, str] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     faults: tuple[str, ...] = ()
     admin: bool = False
@@ -129,8 +132,8 @@ class AppParts:
                 and not well_formed_id(self.choices.id_format, batch_id))
 
 
-def _encoded(status: int, content: bytes) -> Response:
-    return Response(content, status_code=status, media_type="application/json")
+def _encoded(status: int, content: bytes, media: str = "application/json") -> Response:
+    return Response(content, status_code=status, media_type=media)
 
 
 def _json(status: int, body: Any) -> Response:
@@ -192,7 +195,7 @@ class Handlers:
         with p.store.lock:
             batch = p.store.submit(workspace, document)
             body = p.encoder.batch(batch)
-        return _encoded(p.status["submit"], body)
+        return _encoded(p.status["submit"], body, p.media.get("submit", "application/json"))
 
     async def list(self, request: Request) -> Response:
         workspace = self._workspace(request)

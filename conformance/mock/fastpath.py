@@ -62,10 +62,10 @@ class FastPaths:
             return await self._submit(scope, receive, send)
         return await self.app(scope, receive, send)
 
-    async def _send(self, send, status: int, body: bytes) -> None:
+    async def _send(self, send, status: int, body: bytes, media: bytes = _JSON) -> None:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-length", str(len(body)).encode()),
-                                (b"content-type", _JSON),
+                                (b"content-type", media),
                                 (b"date", self._date_header())]})
         await send({"type": "http.response.body", "body": body})
 
@@ -126,7 +126,8 @@ class FastPaths:
             except Exception:   # noqa: BLE001 - the app answers it, with its own error
                 answer = None
         if answer is not None:
-            return await self._send(send, *answer)
+            media = self.parts.media.get("submit")
+            return await self._send(send, *answer, media=media.encode() if media else _JSON)
         replay = iter(messages)
 
         async def replayed():

@@ -61,6 +61,7 @@ HOOKS = (
     "on_submit",       # (batch) -> None: after a batch is created
     "owns",            # (workspace, batch) -> bool: may this workspace see the batch
     "index_keys",      # (workspace, agent_id) -> (all key, agent key): the list indexes
+    "list_index",      # (workspace, agent_id, cursor) -> key: the index a list page reads
     "page_limit",      # (limit) -> int: how many batches a list page holds
     "cursor_for",      # (workspace, batch) -> str: the next_doc after `batch`
     "fill_slots",      # (batch) -> int: calls of the batch allowed in flight
@@ -69,6 +70,7 @@ HOOKS = (
     "on_cancel",       # (batch, now) -> None: after a cancel
     "retryable",       # (recipient) -> bool: retry calls this recipient again
     "on_retry",        # (batch, now) -> None: after a retry
+    "may_delete",      # (workspace, batch) -> bool: may this workspace delete the batch
     "on_delete",       # (batch) -> bool: go on deleting (False: answer 204, keep it)
     "forget",          # (batch) -> None: drop the record (get/cancel/... find it no more)
 )
@@ -209,7 +211,7 @@ class Store(Simulation):
         None or "" is the first page."""
         with self.lock:
             self.sync()
-            key = self.index_keys(workspace, agent_id)[1 if agent_id is not None else 0]
+            key = self.list_index(workspace, agent_id, cursor)
             seqs = self._index.get(key, [])
             limit = max(1, self.page_limit(limit))
             after = None
@@ -291,7 +293,9 @@ class Store(Simulation):
     def delete(self, workspace: str, batch_id: str) -> None:
         with self.lock:
             self.sync()
-            batch = self._lookup(workspace, batch_id)
+            batch = self._batches.get(batch_id)
+            if batch is None or not self.may_delete(workspace, batch):
+                raise NotFound(f"Batch call {batch_id} not found.")
             if not self.on_delete(batch):
                 return
             for key in self.index_keys(batch.workspace, batch.agent_id):
@@ -323,6 +327,10 @@ class Store(Simulation):
         """Keys of the ordered per-workspace indexes: (all batches, batches of one agent)."""
         return (("all", workspace), ("agent", workspace, agent_id))
 
+    def list_index(self, workspace: str, agent_id: str | None, cursor: str | None) -> tuple:
+        """The index one list page reads: the agent's when filtered, on every page."""
+        return self.index_keys(workspace, agent_id)[1 if agent_id is not None else 0]
+
     def page_limit(self, limit: int) -> int:
         return limit
 
@@ -340,6 +348,9 @@ class Store(Simulation):
 
     def on_retry(self, batch: Batch, now: int) -> None:
         pass
+
+    def may_delete(self, workspace: str, batch: Batch) -> bool:
+        return self.owns(workspace, batch)
 
     def on_delete(self, batch: Batch) -> bool:
         return True

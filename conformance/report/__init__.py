@@ -10,9 +10,11 @@ Modules: `model` (outcomes, TestResult, Run, Drift), `junit` (reading, shard mer
 `redact` (credentials out), `coverage` (universe from the spec, counts), `verdict` (exit
 codes and why), `parts` + `style` + `page` (HTML), `markdown`, `cli` (`main`).
 
-Exit code (`verdict`): 0 conformant (KNOWN, DIFFERS, SKIP and drift allowed); 1 any FAIL;
-2 could not run: no reports, a file missing / unreadable / not JUnit, no test cases, a
-collection error, or any ERROR (setup/teardown error, or the suite's live-safety guard).
+Exit code (`verdict`): 0 conformant (KNOWN, DIFFERS, SKIP and drift allowed); 1 any FAIL
+(it wins over errors: what was proven wrong stays proven); 2 could not run, with nothing
+proven wrong: no reports, a file missing / unreadable / not JUnit, a shard of a split missing,
+no test cases, a collection error, or an ERROR (the suite's live-safety guard, a transport or
+harness error in a fixture).
 
 JUnit properties read
 ---------------------
@@ -23,6 +25,7 @@ testsuite ``<properties>`` (``record_testsuite_property``):
                       "enums": {Enum: {value: n}}, "transitions": {"batch": {"a->b": n}}}``.
     ``requirements``  JSON ``{id: {"text": str, "grade": documented|observed|inferred,
                       "source": str}}``: the whole table (unexercised ones are listed).
+    ``shard``         ``I/N`` of a `--shard` run: every shard of N must arrive.
     ``drift``         JSON ``[{"kind": response-property|header|status|content-type|
                       enum-value, "operation": operationId, "where": pointer|header|status,
                       "first_seen": nodeid, "count": int, "hint": str?}]``.
@@ -33,7 +36,11 @@ testcase ``<properties>`` (``record_property``):
     ``request``, ``response``, ``violated_rule``, ``issue`` (known deviation's link).
     ``verdict``            ``differs``: with a skip message starting "differs from our
                            inference:" the outcome is DIFFERS; ``guard`` (+ ``guard_rule``):
-                           the suite's guard refused a request: ERROR, whatever the element.
+                           the suite's guard refused a request: ERROR, whatever the element;
+                           ``fail``: the server's broken answer, a FAIL even when pytest
+                           wrote it as a set-up / tear-down <error> (``phase`` says which).
+    ``problem_operation``  the operation whose answer broke the rule: with
+                           ``violated_rule`` it keys the distinct problem.
 Values of ``xi-api-key``, ``x-api-key``, ``Authorization`` (and cookie) headers are
 redacted on load, so no renderer can print a key.
 """

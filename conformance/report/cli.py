@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         return _error(f"cannot load transitions {args.transitions}: {exc}")
 
+    empty = [p for p in args.reports if any(ch in p for ch in "*?[") and not os.path.exists(p)
+             and not glob.glob(p)]
+    if empty:  # nothing to report on: write nothing, overwrite nothing
+        return _error(f"no JUnit file matches {empty[0]!r}; no report written")
     try:
         runs = load_junit(_expand(args.reports))
         for r in runs:

@@ -32,11 +32,14 @@ from conformance.report.redact import redact
 #: Testcase properties with a meaning for the report (record_property names).
 CASE_PROPERTIES = (
     "operations", "operation", "requirement", "requirement_id", "requirement_grade",
-    "request", "response", "violated_rule", "issue", "verdict", "guard_rule",
+    "request", "response", "violated_rule", "issue", "verdict", "guard_rule", "phase",
+    "problem_operation",
 )
+#: pytest's JUnit message of a set-up / tear-down error: `failed on setup with "<exc>: <msg>"`.
+_FIXTURE_MSG = re.compile(r'^failed on (setup|teardown) with "(?:[\w.]+: )?(.*?)"?$', re.DOTALL)
 DRIFT_KINDS = ("response-property", "header", "status", "content-type", "enum-value")
 _URL_RE = re.compile(r"https?://[^\s<>\"'`)\]]+")
-_SHARD_RE = re.compile(r"[.-]shard[-_]?\d+$", re.IGNORECASE)
+_SHARD_RE = re.compile(r"[.-]shard[-_]?\d+(?:-of-\d+)?$", re.IGNORECASE)
 
 
 def _extract_url(*texts: str) -> str:
@@ -107,6 +110,12 @@ def _outcome(tc: ET.Element, pd: dict[str, str]) -> tuple[str, str, str, bool]:
     text = (el.text or "") if el is not None else ""
     if verdict == "guard":  # the suite's own guard refused: a defect of the suite
         return ERROR, message, text, error is not None
+    if error is not None and failure is None and verdict == "fail":
+        # A fixture's set-up or tear-down got a broken answer from the server: its FAIL.
+        m = _FIXTURE_MSG.match(message.strip())
+        if m:
+            message = f"{m.group(2)} (in a fixture's {m.group(1)})"
+        return FAIL, message, text, True
     if failure is not None:
         return FAIL, message, text, False
     if error is not None:
@@ -163,6 +172,7 @@ def _parse_case(tc: ET.Element) -> TestResult:
         violated_rule=pd.get("violated_rule", ""),
         guard_rule=pd.get("guard_rule", "") if pd.get("verdict", "").lower() == "guard" else "",
         issue_url=issue if issue.startswith(("http://", "https://")) else "",
+        problem_operation=pd.get("problem_operation", "").strip(),
         output=redact(output),
         properties=props,
     )
@@ -335,6 +345,41 @@ def merge_runs(runs: list[Run]) -> Run:
     return merged
 
 
+_SHARD_NAME = re.compile(r"shard-(\d+)-of-(\d+)", re.IGNORECASE)
+
+
+def shard_of(run: Run) -> tuple[int, int] | None:
+    """(I, N) of a shard's file: its `shard` suite property (`I/N`), else its name
+    (`<target>.shard-I-of-N.xml`); None for a whole run."""
+    text = run.properties.get("shard", "")
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text) or _SHARD_NAME.search(
+        os.path.basename(run.path))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _check_shards(run: Run, group: list[Run]) -> None:
+    """A target given as shards must have every shard: `shard-1-of-3` implies 3. A missing
+    one makes the target incomplete (could not run), never CONFORMANT over part of it."""
+    shards = [shard_of(r) for r in group]
+    counts = {s[1] for s in shards if s}
+    if not counts:
+        return
+    seen = {s for s in shards if s}
+    problems = []
+    for n in sorted(counts):
+        missing = [i for i in range(1, n + 1) if (i, n) not in seen]
+        if missing:
+            problems.append(f"expected {n} shards, missing shard "
+                            + ", ".join(f"{i}/{n}" for i in missing))
+    if len(counts) > 1:
+        problems.append("shards of different splits (" + ", ".join(
+            f"of {n}" for n in sorted(counts)) + ")")
+    if any(s is None for s in shards):
+        problems.append("a whole run mixed with shards")
+    if problems:
+        run.error = "; ".join(filter(None, [run.error, *problems]))
+
+
 def load_junit(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Run]:
     """Parse JUnit XML files into one :class:`Run` per target, in order of first
     appearance; several files of the same target (shards of a CI matrix) become one."""
@@ -344,5 +389,10 @@ def load_junit(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[R
     for p in paths:
         run = load_file(os.fspath(p))
         by_target.setdefault(run.target, []).append(run)
-    return [group[0] if len(group) == 1 else merge_runs(group) for group in by_target.values()]
+    out = []
+    for group in by_target.values():
+        run = group[0] if len(group) == 1 else merge_runs(group)
+        _check_shards(run, group)
+        out.append(run)
+    return out
 

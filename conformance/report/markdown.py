@@ -11,7 +11,15 @@ from conformance.report.coverage import (
     merge_coverage,
     pct,
 )
-from conformance.report.model import DIFFERS, ERROR, FAIL, KNOWN, OUTCOMES, Run, first_line
+from conformance.report.model import (
+    DIFFERS,
+    ERROR,
+    KNOWN,
+    OUTCOMES,
+    Run,
+    distinct_problems,
+    first_line,
+)
 from conformance.report.parts import safe_href
 from conformance.report.verdict import target_counts, verdict, verdict_label, verdict_reason
 
@@ -51,6 +59,34 @@ def _problems(runs: list[Run], outcome: str, title: str) -> list[str]:
         lines.append(f"- **{md(tgt)}** {code(t.node_id)} — {md(t.reason)}{rule}{guard}"
                      f"{_requirement(t)}")
     return lines + [""]
+
+
+def _distinct(runs: list[Run]) -> list[str]:
+    """Failures as distinct problems: how many tests saw each, one request and response,
+    the tests beneath."""
+    problems = distinct_problems(runs)
+    n = sum(len(p.tests) for p in problems)
+    lines = [f"## Failures: {len(problems)} distinct problem{'s' if len(problems) != 1 else ''}"
+             f" ({n} test{'s' if n != 1 else ''})", ""]
+    if not problems:
+        return lines + ["None.", ""]
+    for i, p in enumerate(problems, 1):
+        t = p.first
+        lines.append(f"### Problem {i}: {md(p.title)} — seen by {len(p.tests)} "
+                     f"test{'s' if len(p.tests) != 1 else ''} on {md(p.target)}")
+        lines.append("")
+        req = f" {_requirement(t).removeprefix(' — ')}" if _requirement(t) else ""
+        lines.append(f"- first: {code(t.node_id)} — {md(t.reason)}{req}")
+        if t.request:
+            lines.append(f"- request: {code(first_line(t.request))}")
+        if t.response:
+            lines.append(f"- response: {code(t.response[:300])}")
+        others = [code(x.node_id) for x in p.tests[1:]]
+        if others:
+            lines.append(f"- also: {', '.join(others[:30])}"
+                         + (f" … and {len(others) - 30} more" if len(others) > 30 else ""))
+        lines.append("")
+    return lines
 
 
 def _known(runs: list[Run]) -> list[str]:
@@ -143,7 +179,7 @@ def render_markdown(runs: list[Run], coverage: dict | None = None,
     if pressure:   # how often a live server pushed back, and how long the run waited
         lines += ["## Pressure", ""] + [f"- **{md(t)}**: {md(line)}" for t, line in pressure]
         lines.append("")
-    lines += _problems(runs, FAIL, "Failures")
+    lines += _distinct(runs)
     lines += _problems(runs, DIFFERS, "Differs from our inference")
     lines += _problems(runs, ERROR, "Errors")
     lines += _known(runs)

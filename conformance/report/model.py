@@ -6,6 +6,7 @@ Nothing here reads files or renders anything; `junit` fills these, `verdict`, `p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 PASS = "PASS"
@@ -64,6 +65,7 @@ class TestResult:
     violated_rule: str = ""
     guard_rule: str = ""
     issue_url: str = ""
+    problem_operation: str = ""  # the operation whose answer broke the rule
     output: str = ""  # captured system-out / system-err, if any
     properties: list[tuple[str, str]] = field(default_factory=list)
 
@@ -171,3 +173,63 @@ class Run:
         """Ids of the suite's requirement table that no test exercised on this target."""
         hit = {t.requirement_id for t in self.tests if t.outcome in EXERCISED}
         return [rid for rid in self.requirements if rid not in hit]
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_INDEX = re.compile(r"/\d+(?=/|:|\s|$)")
+_LONG_NUMBER = re.compile(r"\b\d{5,}\b")
+
+
+def rule_key(rule: str) -> str:
+    """A rule without what varies from test to test (quoted values, array indexes, ids and
+    timestamps): `at /batch_calls/3/created_at_unix: '17..' is not of type 'integer'` and
+    `at /batch_calls/0/...: '16..' ...` are one rule."""
+    line = first_line(rule)
+    return _LONG_NUMBER.sub("N", _INDEX.sub("/*", _QUOTED.sub("…", line)))
+
+
+@dataclass
+class Problem:
+    """One distinct problem: the same operation breaking the same rule on one target, with
+    every test that saw it (the first one shows the request and response)."""
+
+    target: str
+    operation: str
+    rule: str
+    tests: list[TestResult] = field(default_factory=list)
+
+    @property
+    def first(self) -> TestResult:
+        return self.tests[0]
+
+    @property
+    def title(self) -> str:
+        rule = first_line(self.rule) or self.first.reason or "failed"
+        return f"{self.operation}: {rule}" if self.operation and self.operation not in rule \
+            else rule
+
+
+def problem_of(t: TestResult) -> tuple[str, str]:
+    """(operation, rule key) of a test that did not pass; a test with neither is its own."""
+    rule = t.violated_rule or t.reason
+    if not rule:
+        return ("", t.node_id)
+    return (t.problem_operation, rule_key(rule))
+
+
+def distinct_problems(runs: list[Run], outcome: str = "FAIL") -> list[Problem]:
+    """The tests with `outcome` folded into distinct problems, most-seen first (ties: the
+    order they were first seen)."""
+    found: dict[tuple[str, str, str], Problem] = {}
+    for r in runs:
+        for t in r.tests:
+            if t.outcome != outcome:
+                continue
+            operation, key = problem_of(t)
+            problem = found.get((r.target, operation, key))
+            if problem is None:
+                problem = found[(r.target, operation, key)] = Problem(
+                    r.target, operation, t.violated_rule or t.reason)
+            problem.tests.append(t)
+    order = list(found.values())
+    return sorted(order, key=lambda p: (-len(p.tests), order.index(p)))

@@ -20,6 +20,7 @@ from conformance.report.model import (
     SEVERITY,
     Run,
     TestResult,
+    distinct_problems,
 )
 from conformance.report.parts import (
     cell,
@@ -174,6 +175,9 @@ def _not_passed(runs: list[Run]) -> list[str]:
             continue
         any_shown = True
         h.append(f'<h3 id="{ident}">{e(title)} ({len(items)})</h3>')
+        if outcome == FAIL:
+            h.extend(_problem_groups(runs))
+            continue
         h.extend(problem_card(tgt, t) for tgt, t in items)
     if not any_shown:
         h.append('<p class="muted">Every test that ran passed (or is a known deviation).</p>')
@@ -191,6 +195,28 @@ def _not_passed(runs: list[Run]) -> list[str]:
             h.append(f'<li><span class="badge b-KNOWN">{e(tgt)}</span> '
                      f"<code>{e(t.node_id)}</code>: {reason}</li>")
         h.append("</ul>")
+    return h
+
+
+def _problem_groups(runs: list[Run]) -> list[str]:
+    """One entry per distinct problem (the same operation breaking the same rule): how many
+    tests saw it, the first one's card (request and response), the others folded beneath."""
+    problems = distinct_problems(runs)
+    h = [f'<p class="small" id="distinct-problems">{len(problems)} distinct problem'
+         f'{"s" if len(problems) != 1 else ""}, most-seen first.</p>']
+    for n, p in enumerate(problems, 1):
+        count = len(p.tests)
+        h.append(f'<section class="distinct" data-problem="{n}" data-tests="{count}">'
+                 f'<h4>Problem {n}: <code>{e(p.title)}</code> '
+                 f'<span class="muted small">— seen by {count} test{"s" if count != 1 else ""}'
+                 f" on {e(p.target)}</span></h4>")
+        h.append(problem_card(p.target, p.first))
+        if count > 1:
+            h.append(f"<details><summary class=\"small\">{count - 1} more test"
+                     f"{'s' if count != 2 else ''} saw it</summary><div class=\"folded\">"
+                     + "".join(problem_card(p.target, t) for t in p.tests[1:])
+                     + "</div></details>")
+        h.append("</section>")
     return h
 
 

@@ -1,10 +1,13 @@
 """The verdict over all targets, its exit code, and the one line that says why.
 
-* 2 COULD NOT RUN: no reports; a file missing / unreadable / not JUnit; a target with no
-  test cases; a collection error; any ERROR (a setup/teardown error, or the suite's own
-  live-safety guard refusing a request: a defect of the suite, not of the target).
-  2 wins over 1: a run that could not run says nothing reliable about the target.
-* 1 NOT CONFORMANT: any FAIL (a new non-conformance).
+* 1 NOT CONFORMANT: any FAIL (a new non-conformance), wherever it was seen: a test body, or
+  a fixture's set-up or tear-down that got a broken answer from the server. A FAIL wins over
+  everything: what was proven wrong stays proven, whatever else could not run (the page and
+  the reason list those errors too).
+* 2 COULD NOT RUN: nothing was proven wrong and the run was incomplete for the suite's own
+  reasons: no reports; a file missing / unreadable / not JUnit; a target with no test cases;
+  a collection error; an ERROR (the suite's own live-safety guard refusing a request, a
+  transport or harness error in a fixture: a defect of the suite or the network).
 * 0 CONFORMANT: everything else. KNOWN deviations, DIFFERS ("differs from our inference":
   an `inferred` requirement that did not hold on a vendor), SKIP and drift are allowed.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conformance.report.model import FAIL, OUTCOMES, Run
+from conformance.report.model import FAIL, OUTCOMES, Run, distinct_problems
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -24,10 +27,10 @@ VERDICT_LABELS = {EXIT_OK: "CONFORMANT", EXIT_FAIL: "NOT CONFORMANT",
 
 def verdict(runs: Iterable[Run]) -> int:
     runs = list(runs)
-    if not runs or any(r.could_not_run for r in runs):
-        return EXIT_NOT_RUN
     if any(t.outcome == FAIL for r in runs for t in r.tests):
         return EXIT_FAIL
+    if not runs or any(r.could_not_run for r in runs):
+        return EXIT_NOT_RUN
     return EXIT_OK
 
 
@@ -47,10 +50,19 @@ def verdict_reason(runs: Iterable[Run]) -> str:
         also = f" (and {n} failure{'s' if n != 1 else ''} elsewhere)" if n else ""
         return "; ".join(f"{r.target}: {r.problem()}" for r in bad) + also
     if code == EXIT_FAIL:
-        fails = [(r.target, t) for r in runs for t in r.tests if t.outcome == FAIL]
-        tgt, first = fails[0]
-        more = f" and {len(fails) - 1} more" if len(fails) > 1 else ""
-        return f"{len(fails)} failure{'s' if len(fails) != 1 else ''}: {tgt} {first.node_id}{more}"
+        fails = [t for r in runs for t in r.tests if t.outcome == FAIL]
+        problems = distinct_problems(runs)
+        first = problems[0]
+        title = first.title if len(first.title) <= 160 else first.title[:157] + "..."
+        seen = (f"seen by {len(first.tests)} tests" if len(first.tests) > 1
+                else first.first.node_id)
+        head = (f"{len(problems)} distinct problem{'s' if len(problems) != 1 else ''} in "
+                f"{len(fails)} failing test{'s' if len(fails) != 1 else ''}; first: "
+                f"{first.target} {title} ({seen})")
+        bad = [r for r in runs if r.could_not_run]
+        also = ("; also could not run: " + "; ".join(f"{r.target}: {r.problem()}" for r in bad)
+                if bad else "")
+        return head + also
     c = target_counts(runs)
     allowed = [f"{sum(x[o] for x in c.values())} {o.lower()}" for o in ("DIFFERS", "KNOWN")
                if sum(x[o] for x in c.values())]

@@ -246,12 +246,18 @@ class _Guard:
         with self.ledger._lock:  # check-and-reserve, atomically
             if self.ledger.submits_sent + 1 > p.max_batches:
                 raise refuse(f"cap: max_batches={p.max_batches} submits per run reached", "cap")
-            if self.ledger.recipients_sent + count > p.max_recipients:
+            allowance = name if isinstance(name, str) else ""
+            allowed = (allowance in self.ledger.allowances
+                       and count <= self.ledger.allowances[allowance])
+            if not allowed and self.ledger.recipients_sent + count > p.max_recipients:
                 raise refuse(f"cap: {count} more recipients would exceed max_recipients="
                              f"{p.max_recipients} ({self.ledger.recipients_sent} sent)", "cap")
             if reserve:
                 self.ledger.submits_sent += 1
-                self.ledger.recipients_sent += count
+                if allowed:  # the named boundary submit: its allowance, used once
+                    del self.ledger.allowances[allowance]
+                else:
+                    self.ledger.recipients_sent += count
         return _Plan("submit", call_name=name if isinstance(name, str) else None)
 
     def _held(self, when: Any, refuse: Refuse) -> None:

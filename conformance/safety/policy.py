@@ -136,11 +136,20 @@ class Ledger:
     #: call_names of 2xx submits whose response had no readable id (sweep them by prefix).
     orphans: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    #: One-time recipients allowances beyond the run's cap, by exact call_name: a documented
+    #: boundary (10,000 recipients) is tested by one named submit, and nothing else may use it.
+    allowances: dict[str, int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def record(self, batch_id: str, name: str | None = None) -> None:
         with self._lock:
             self.created.setdefault(batch_id, name or "")
+
+    def allow_recipients(self, call_name: str, count: int) -> None:
+        """Let the one submit named `call_name` carry up to `count` recipients beyond the
+        run's cap (used once, then gone)."""
+        with self._lock:
+            self.allowances[call_name] = count
 
     def forget(self, batch_id: str) -> None:
         with self._lock:

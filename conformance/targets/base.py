@@ -275,7 +275,8 @@ class Target:
 
     def cleanup(self, run: LiveRun | None, client: httpx.Client, batch_ids: list[str]
                 ) -> dict[str, str]:
-        """Remove what a test created; {batch id: why it could not be removed}."""
+        """Remove what a test created; {batch id: why it could not be removed}. Raises
+        `BrokenAnswer` (after trying every batch) when the server's answer broke the contract."""
         return {}
 
     # -- cassettes ------------------------------------------------------------------------

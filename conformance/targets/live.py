@@ -27,6 +27,17 @@ from conformance.targets.base import (
 )
 
 
+def _reason(response: httpx.Response) -> str:
+    """The server's own word for a refusal (`detail.status`, else `detail`), short."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    if isinstance(detail, dict):
+        detail = detail.get("status") or detail.get("message")
+    return str(detail or response.reason_phrase or "refused")[:60]
+
+
 class LiveTarget(Target):
     kind = "live"
     keeps_batches = True
@@ -67,24 +78,48 @@ class LiveTarget(Target):
 
     def check_ready(self) -> None:
         profile = self.profile
-        if not self.api_key:
-            raise TargetError(f"{self.text}: no API key; set {profile.api_key_env} (the key is "
-                              "never written to a file)")
-        if not self.base_url:
-            raise TargetError(f"{self.text}: no base URL; set {profile.base_url_env}")
+        missing = [str(name) for name, value in ((profile.base_url_env, self.base_url),
+                                                 (profile.api_key_env, self.api_key))
+                   if not value]
+        if missing:
+            raise TargetError(f"{self.text}: set {' and '.join(missing)} (the key is never "
+                              "written to a file)")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TargetError(f"{self.text}: {profile.base_url_env}={self.base_url!r} is not "
                               "a URL")
 
-    def check_reachable(self, timeout: float = 5.0) -> None:
+    def check_reachable(self, timeout: float = 10.0) -> None:
+        """Pre-flight: one list with limit=1 per key, before anything runs. The suite's own
+        trouble (unreachable, a key refused, a base URL that already holds the API path) is
+        one line here instead of a whole run charged to the target. A server that answers
+        anything else (429 too: a busy server is reachable) is left to the suite to judge."""
         if not self.base_url:
             raise TargetError(f"{self.text}: no base URL")
-        try:
-            httpx.get(self.base_url, timeout=timeout, trust_env=False)
-        except httpx.HTTPError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise TargetError(f"{self.text}: {self.base_url} is unreachable ({reason})") from None
+        url = self.base_url + self.api.list()
+        keys = [(self.profile.api_key_env, self.api_key)]
+        if self.other_api_key:
+            keys.append((self.env_name("OTHER_API_KEY"), self.other_api_key))
+        for env_name, key in keys:
+            try:
+                response = httpx.get(url, params={"limit": 1}, headers=self.auth_headers(key),
+                                     timeout=timeout, trust_env=False, follow_redirects=False)
+            except httpx.TimeoutException:
+                return  # slow is not down: the suite's own waits judge a slow server
+            except httpx.HTTPError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise TargetError(f"{self.text}: {self.base_url} is unreachable "
+                                  f"({reason[:100]})") from None
+            status = response.status_code
+            if status in (401, 403):
+                raise TargetError(f"{self.text}: the key in {env_name} was refused ({status} "
+                                  f"{_reason(response)})")
+            if status == 404:
+                base = self.profile.base_path.strip("/")
+                hint = (f"; {self.profile.base_url_env} holds the API path, set it to the "
+                        "server's root" if base and base in urlsplit(self.base_url).path
+                        else f"; is {self.profile.base_url_env} the server's root?")
+                raise TargetError(f"{self.text}: GET {url[:100]} answered 404{hint}")
 
     # -- the run's guard --------------------------------------------------------------------
 
@@ -162,9 +197,11 @@ class LiveTarget(Target):
             return {}
         if run.pressure is not None:
             run.pressure.cleanup_grace()
-        with self.client(validator=lambda response: None, run=run) as owner:
-            failed = self.cleanup(run, owner, run.ledger.ids())
-        run.transport.close()
+        try:
+            with self.client(validator=lambda response: None, run=run) as owner:
+                failed = self.cleanup(run, owner, run.ledger.ids())
+        finally:
+            run.transport.close()
         return failed
 
     def transport(self, run: LiveRun | None) -> SafetyTransport:
@@ -186,6 +223,11 @@ class LiveTarget(Target):
             raise TargetError(f"{self.text}: clean-up needs the run's guard")
         for batch_id in batch_ids:
             run.ledger.record(batch_id)
-        return cleanup(client, run.ledger, self.api).failed
+        report = cleanup(client, run.ledger, self.api)
+        if report.broken:
+            # Every batch was tried; the server's broken answer is its failure (not a clean-up
+            # the suite could not do): the first one, with its exchange, for the report.
+            raise report.broken[0]
+        return report.failed
 
 

@@ -49,16 +49,39 @@ def test_wrong_key_is_401(client_for, api, existing, submit_body, sendable, oper
     assert response.json()["detail"]["status"] == "invalid_api_key"
 
 
+def carries(response, batch_id: str, phones=()) -> bool:
+    """Whether a 2xx answer hands out the batch: its id, or one of its recipients' numbers
+    (an export's rows), anywhere in the body."""
+    if not 200 <= response.status_code < 300:
+        return False
+    text = response.text
+    return batch_id in text or any(phone in text for phone in phones)
+
+
 @pytest.mark.requirement("WORKSPACE-1")
 @pytest.mark.parametrize("operation", ON_A_BATCH)
 def test_other_workspace_cannot_touch_the_batch(client, other_client, api, existing, sendable,
-                                                operation):
-    """A batch made with one key does not exist for another key (404), and stays intact."""
+                                                numbers, operation):
+    """Another workspace's key cannot read, change, cancel, retry, delete or export a batch,
+    whatever status it answers: no answer carries the batch, and it stays intact."""
+    response = _call(other_client, api, operation, existing["id"], None, sendable)
+    assert not carries(response, existing["id"], numbers.completing(1)), (
+        f"another workspace's key got the batch: {operation} answered "
+        f"{response.status_code} {response.text[:200]}")
+    fetched = client.get(api.get(existing["id"]))
+    assert fetched.status_code == 200, (
+        f"after another workspace's {operation} ({response.status_code}), the owner's get "
+        f"answers {fetched.status_code}")
+    assert fetched.json()["status"] == existing["status"], (
+        f"another workspace's {operation} changed the batch")
+
+
+@pytest.mark.requirement("WORKSPACE-3")
+@pytest.mark.parametrize("operation", ON_A_BATCH)
+def test_other_workspace_gets_404(other_client, api, existing, sendable, operation):
+    """Another workspace's key gets 404 for a batch it cannot see."""
     response = _call(other_client, api, operation, existing["id"], None, sendable)
     assert response.status_code == 404
-    fetched = client.get(api.get(existing["id"]))
-    assert fetched.status_code == 200
-    assert fetched.json()["status"] == existing["status"]
 
 
 @pytest.mark.requirement("WORKSPACE-2")

@@ -53,3 +53,75 @@ def test_list_pages_without_duplicates_or_gaps(client, submit_batch, list_pages,
     assert all(len(p["batch_calls"]) <= 2 for p in pages)
     assert pages[-1]["has_more"] is False
 
+
+
+def _ours(http, api, agent_id: str, limit: int, cursor: str | None = None) -> dict:
+    params = {"limit": limit, "agent_id": agent_id, **({"last_doc": cursor} if cursor else {})}
+    return http.get(api.list(), params=params).json()
+
+
+def _count(http, api, agent_id: str, bound: int = 100) -> int | None:
+    """How many batches the agent has, walking pages of `bound` (None: more than `bound`,
+    too many for a bounded test)."""
+    page = _ours(http, api, agent_id, bound)
+    return None if page["has_more"] else len(page["batch_calls"])
+
+
+@pytest.mark.requirement("LIST-5")
+def test_a_full_last_page_says_no_more(client, api, submit_batch, agent_id):
+    """has_more is true exactly when the next page holds batches: a last page that is full
+    (the count an exact multiple of limit) says has_more false."""
+    for _ in range(2):
+        submit_batch(1)
+    for _ in range(3):  # another run of the suite may add or remove batches meanwhile
+        total = _count(client, api, agent_id)
+        if total is None:
+            pytest.skip("the agent has more than 100 batches: no page can be the last full one")
+        page = _ours(client, api, agent_id, total)
+        if _count(client, api, agent_id) == total:
+            break
+    assert len(page["batch_calls"]) == total
+    if page["has_more"]:
+        following = _ours(client, api, agent_id, total, page["next_doc"])
+        assert following["batch_calls"], (
+            f"a full last page ({total} of {total}) says has_more: true, and its next_doc "
+            "leads to an empty page")
+
+
+@pytest.mark.requirement("LIST-5")
+def test_has_more_means_the_next_page_holds_batches(client, api, submit_batch, agent_id):
+    """has_more is true exactly when the next page holds batches: following next_doc after
+    has_more true always finds batches, and the walk ends on has_more false."""
+    for _ in range(3):
+        submit_batch(1)
+    cursor = None
+    for _ in range(60):  # a bounded walk: pages of 2 of this agent's batches
+        page = _ours(client, api, agent_id, 2, cursor)
+        if not page["has_more"]:
+            return
+        assert page["next_doc"], "has_more is true but next_doc is empty"
+        following = _ours(client, api, agent_id, 2, page["next_doc"])
+        assert following["batch_calls"], "has_more is true, but the next page is empty"
+        cursor = page["next_doc"]
+    pytest.skip("the agent has more than 120 batches: the walk stopped before the end")
+
+
+@pytest.mark.requirement("LIST-3")
+def test_the_agent_filter_holds_on_every_page(client, submit_batch, agent_id, other_agent_id,
+                                              api):
+    """`agent_id` returns only that agent's batches, and all of them: on every page, not only
+    the first."""
+    mine = set()
+    for _ in range(3):  # interleaved, so any page past the first would meet the other agent's
+        mine.add(submit_batch(1)["id"])
+        submit_batch(1, agent_id=other_agent_id)
+    seen, cursor = set(), None
+    for number in range(1, 61):  # bounded: pages of 1 until the run's own three are seen
+        page = _ours(client, api, agent_id, 1, cursor)
+        agents = {i["agent_id"] for i in page["batch_calls"]}
+        assert agents <= {agent_id}, f"page {number} of the {agent_id} filter lists {agents}"
+        seen |= {i["id"] for i in page["batch_calls"]}
+        if mine <= seen or not page["has_more"]:
+            break
+        cursor = page["next_doc"]
+    assert mine <= seen, "a batch of the agent is missing from the filtered pages"

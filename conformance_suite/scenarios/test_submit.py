@@ -32,6 +32,27 @@ def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, led
     assert batch.get("retry_count", 0) == 0
 
 
+#: One name in several scripts and emoji (no digits: the live guard reads digits of any
+#: script as a possible phone number): Latin with accents, Cyrillic, Greek, Arabic,
+#: Devanagari, CJK, Hangul, a flag and a zero-width joiner sequence.
+MANY_SCRIPTS = "Café-Привет-Γειά-مرحبا-नमस्ते-你好-안녕-🇫🇷-👩‍💻-📞"
+
+
+@pytest.mark.requirement("SUBMIT-1")
+def test_a_name_in_any_script_reads_back_exactly(client, api, submit_batch, name_prefix,
+                                                 agent_id, list_pages):
+    """Submit returns the batch as sent, name included: a call_name in several scripts and
+    emoji comes back exactly from submit, get and list."""
+    name = f"{name_prefix}{MANY_SCRIPTS}"
+    batch = submit_batch(1, call_name=name)
+    assert batch["name"] == name
+    fetched = client.get(api.get(batch["id"]))
+    assert fetched.status_code == 200 and fetched.json()["name"] == name
+    listed = [i for p in list_pages(client, agent_id=agent_id, limit=100)
+              for i in p["batch_calls"] if i["id"] == batch["id"]]
+    assert [i["name"] for i in listed] == [name]
+
+
 @pytest.mark.requirement("SUBMIT-2")
 def test_submit_gives_each_batch_its_own_id(submit_batch):
     """Two submits create two batches with different ids."""

@@ -77,6 +77,24 @@ def test_too_many_recipients_is_422(client, api, name_prefix, agent_id, held, le
     assert ["body", "recipients"] in _locs(response)
 
 
+@pytest.mark.requirement("VALID-5")
+def test_ten_thousand_recipients_are_accepted(client, api, name_prefix, agent_id, held, ledger,
+                                              sendable, recipients_allowance):
+    """A submit of 10,000 recipients, the documented maximum, is accepted."""
+    numbers = fictional_numbers(10_000, xx=range(100))
+    body = _body(name_prefix, agent_id, held, call_name=f"{name_prefix}boundary-10000",
+                 recipients=[{"phone_number": n} for n in numbers])
+    recipients_allowance(body["call_name"], 10_000)  # beyond the run's cap, this submit only
+    sendable("POST", api.submit(), json=body)
+    response = client.post(api.submit(), json=body)
+    if response.status_code == 200:
+        ledger.append(response.json()["id"])
+    assert response.status_code == 200, (
+        f"10,000 recipients (the documented maximum) answered {response.status_code}: "
+        f"{response.text[:200]}")
+    assert response.json()["total_calls_scheduled"] == 10_000
+
+
 @pytest.mark.requirement("VALID-3")
 def test_list_limit_must_be_an_integer(client, api):
     """A non-integer `limit` on list is rejected with 422 at ["query", "limit"]."""

@@ -242,3 +242,16 @@ def test_live_requests_and_check_probes_go_through_the_safety_transport(schema):
         session.post("http://localhost/v1/convai/batch-calling/other/cancel")
     assert json.loads(session.get(f"http://localhost/v1/convai/batch-calling/{batch_id}",
                                   headers=headers).content)["id"] == batch_id
+
+
+def test_live_fuzzing_keeps_generated_text_in_the_name_but_no_numerals():
+    """Generated call_names reach a live server after the run's prefix, scripts and emoji
+    included (a server that breaks on them must fail), but no numerals of any script (the
+    guard would read them as a phone number)."""
+    from conformance.fuzz.live import live_safe_body
+    from conformance.safety import real_numbers
+
+    generated = "Ωmega-名前-📞 ٤١٥٥٥٥٠١٩٩ 4155550199\x00"
+    body = live_safe_body({"call_name": generated, "recipients": []}, "cst-run-", 1_800_000_000)
+    assert body["call_name"] == "cst-run-fuzz-Ωmega-名前-📞"
+    assert not real_numbers(body["call_name"])

@@ -531,8 +531,39 @@ def _probe_export_lines(api, params):
     return api.export(batch_id, params=params).text.splitlines()
 
 
+def _probe_filter_second_page(api):
+    first = submit(api)
+    submit(api, agent_id="agent_probe_other")
+    submit(api)
+    agent = first["agent_id"]
+    page = api.list(limit=1, agent_id=agent).json()
+    following = api.list(limit=1, agent_id=agent, last_doc=page["next_doc"]).json()
+    return [b["agent_id"] for b in following["batch_calls"]] == [agent]
+
+
+def _probe_non_ascii(api):
+    try:
+        return api.submit({**VALID, "call_name": "cst-名前-📞"}).status_code
+    except UnicodeError:  # the in-process client raises what the server answers 500
+        return 500
+
+
 # name -> (probe(api) -> observation, observation of the clean mock)
 PROBES = {
+    "submit-text-plain": (
+        lambda api: api.submit(VALID).headers["content-type"].split(";")[0],
+        "application/json"),
+    "page-has-more-on-exact-multiple": (
+        lambda api: ([submit(api) for _ in range(2)], api.list(limit=2).json()["has_more"])[1],
+        False),
+    "list-filter-first-page-only": (_probe_filter_second_page, True),
+    "cross-workspace-delete": (
+        lambda api: api.as_key(OTHER_KEY).delete(submit(api)["id"]).status_code, 404),
+    "cancel-undeclared-status": (
+        lambda api: api.cancel(submit(api)["id"]).json()["status"], "cancelled"),
+    "non-ascii-name-500": (_probe_non_ascii, 200),
+    "reject-10000-recipients": (
+        lambda api: api.submit(sub(("completes",) * 10_000)).status_code, 200),
     "drop-agent-name": (lambda api: "agent_name" in submit(api), True),
     "created-at-as-string": (lambda api: type(submit(api)["created_at_unix"]).__name__, "int"),
     "recipient-omits-null-conversation-id": (

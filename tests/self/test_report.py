@@ -280,7 +280,7 @@ def test_collection_error_and_empty_and_missing_files_could_not_run(tmp_path):
     assert report.verdict([]) == 2
 
 
-def test_collection_error_next_to_passing_tests_is_still_could_not_run(tmp_path):
+def test_collection_error_next_to_a_failure_is_not_conformant(tmp_path):
     f = tmp_path / "mixed.xml"
     f.write_text(
         '<testsuites><testsuite errors="1" tests="2">'
@@ -291,7 +291,9 @@ def test_collection_error_next_to_passing_tests_is_still_could_not_run(tmp_path)
         encoding="utf-8",
     )
     runs = report.load_junit([f, LIVE])
-    assert report.verdict(runs) == 2  # 2 wins over 1
+    assert report.verdict(runs) == 1  # a FAIL elsewhere is proven whatever could not run
+    assert "also could not run" in report.verdict_reason(runs)
+    assert report.verdict(report.load_junit([f])) == 2  # nothing proven: could not run
 
 
 def test_verdict_codes_over_several_targets():

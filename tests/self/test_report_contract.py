@@ -14,6 +14,7 @@ import pytest
 
 from conformance import report
 from conformance.report import DIFFERS, ERROR, FAIL, KNOWN, PASS, SKIP
+from conformance.report.model import distinct_problems
 
 DATA = Path(__file__).parent / "data" / "junit"
 VENDOR = DATA / "live-voiceai.xml"  # one FAIL, one DIFFERS, one KNOWN, one SKIP, drift
@@ -143,8 +144,10 @@ def test_guard_refusal_and_setup_error_are_errors_and_could_not_run():
     assert run.counts()[FAIL] == 0 and run.counts()[ERROR] == 2
     assert not run.collection_errors
     assert report.verdict([run]) == 2
-    # ERROR beats FAIL: a run that could not run says nothing reliable about a target
-    assert report.verdict(report.load_junit([VENDOR, GUARD])) == 2
+    # FAIL beats ERROR: what was proven wrong stays proven; the reason names the errors too
+    both = report.load_junit([VENDOR, GUARD])
+    assert report.verdict(both) == 1
+    assert "also could not run" in report.verdict_reason(both)
     reason = report.verdict_reason([run])
     assert "\n" not in reason and "guard refused a request (rule fictional-phone-range)" in reason
 
@@ -166,7 +169,8 @@ def test_guard_as_error_element_or_under_xfail_is_still_error(tmp_path):
     ([MOCK], 0, "CONFORMANT"),
     ([SHARD1], 0, "CONFORMANT"),  # DIFFERS, KNOWN and drift allowed
     ([MOCK, VENDOR], 1, "NOT CONFORMANT"),
-    ([MOCK, VENDOR, GUARD], 2, "COULD NOT RUN"),
+    ([MOCK, VENDOR, GUARD], 1, "NOT CONFORMANT"),  # a FAIL beats the errors beside it
+    ([MOCK, GUARD], 2, "COULD NOT RUN"),
     ([DATA / "no-tests.xml"], 2, "COULD NOT RUN"),
 ])
 def test_main_exit_codes_with_one_line_why(tmp_path, capsys, files, code, label):
@@ -344,3 +348,80 @@ def test_api_keys_never_reach_the_page_or_the_summary(tmp_path):
 def test_redact_hides_header_values(text, secret):
     out = report.redact(text)
     assert secret not in out and "[redacted]" in out
+
+
+def test_a_fixtures_broken_answer_is_a_fail_not_an_error(tmp_path):
+    """pytest writes a set-up / tear-down failure as <error>; with `verdict=fail` (the
+    server's broken answer, conformance_suite.verdicts) the report reads the server's FAIL,
+    with its request and response, and the run is NOT CONFORMANT, not COULD NOT RUN."""
+    props = ('<properties><property name="requirement_id" value="CONTRACT-1"/>'
+             '<property name="operations" value="submitBatchCall"/>'
+             '<property name="request" value="POST http://127.0.0.1/v1/convai/batch-calling/'
+             'submit"/><property name="response" value="201&#10;{}"/>'
+             '<property name="violated_rule" value="schema: status 201 is not documented"/>'
+             '<property name="verdict" value="fail"/><property name="phase" value="setup"/>'
+             "</properties>")
+    f = write(tmp_path, "live-elevenlabs.xml",
+              f'<testcase classname="scenarios.test_a" name="test_a">{props}'
+              '<error message="failed on setup with &quot;conformance.exchanges.'
+              'ContractViolation: response breaks the spec: status 201 is not documented&quot;">'
+              "E ContractViolation</error></testcase>"
+              '<testcase classname="scenarios.test_a" name="test_b">'
+              '<error message="failed on setup with &quot;httpx.ConnectError: refused&quot;">'
+              "E ConnectError</error></testcase>")
+    [run] = report.load_junit([f])
+    a, b = run.tests
+    assert (a.outcome, b.outcome) == (FAIL, ERROR)  # a transport error stays the suite's
+    assert a.reason == ("response breaks the spec: status 201 is not documented "
+                        "(in a fixture's setup)")
+    assert a.request.startswith("POST ") and a.response.startswith("201")
+    assert report.verdict([run]) == 1
+    page = report.render_html([run])
+    assert 'data-outcome="FAIL"' in page and "status 201 is not documented" in page
+
+
+def test_failures_fold_into_distinct_problems(tmp_path):
+    """The same operation breaking the same rule is one problem, whatever values vary (ids,
+    timestamps, array indexes); the verdict line names the most-seen one with its count."""
+    def case(name: str, rule: str, op: str = "submitBatchCall") -> str:
+        return (f'<testcase classname="scenarios.test_a" name="{name}"><properties>'
+                f'<property name="violated_rule" value="{rule}"/>'
+                f'<property name="problem_operation" value="{op}"/></properties>'
+                f'<failure message="boom">E boom</failure></testcase>')
+    f = write(tmp_path, "live-x.xml",
+              case("test_1", "schema: getBatchCall 200: at /recipients/0/x: 17000 is bad", "g")
+              + case("test_2", "schema: submitBatchCall 201: status 201 is not documented")
+              + case("test_3", "schema: submitBatchCall 201: status 201 is not documented")
+              + case("test_4", "schema: getBatchCall 200: at /recipients/3/x: 17999 is bad",
+                     "g"))
+    runs = report.load_junit([f])
+    problems = distinct_problems(runs)
+    assert [len(p.tests) for p in problems] == [2, 2]
+    assert [t.name for t in problems[0].tests] == ["test_1", "test_4"]
+    reason = report.verdict_reason(runs)
+    assert reason.startswith("2 distinct problems in 4 failing tests; first: live-x ")
+    assert "seen by 2 tests" in reason
+    page = report.render_html(runs)
+    assert page.count('class="distinct"') == 2
+    assert "## Failures: 2 distinct problems (4 tests)" in report.render_markdown(runs)
+
+
+def test_a_missing_shard_is_could_not_run_not_conformant(tmp_path):
+    ok = '<testcase classname="scenarios.test_a" name="test_{}"/>'
+    write(tmp_path, "mock.shard-1-of-3.xml", ok.format(1))
+    write(tmp_path, "mock.shard-3-of-3.xml", ok.format(3))
+    runs = report.load_junit(sorted(tmp_path.glob("*.xml")))
+    assert report.verdict(runs) == 2
+    assert "expected 3 shards, missing shard 2/3" in report.verdict_reason(runs)
+    write(tmp_path, "mock.shard-2-of-3.xml", ok.format(2))
+    assert report.verdict(report.load_junit(sorted(tmp_path.glob("*.xml")))) == 0
+
+
+def test_a_glob_matching_nothing_writes_and_overwrites_nothing(tmp_path, capsys):
+    html = tmp_path / "report.html"
+    html.write_text("the last good report")
+    code = report.main([str(tmp_path / "nothing-*.xml"), "--html", str(html),
+                        "--md", str(tmp_path / "report.md")])
+    assert code == 2 and html.read_text() == "the last good report"
+    assert not (tmp_path / "report.md").exists()
+    assert "no JUnit file matches" in capsys.readouterr().err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import time
 
 import httpx
 import pytest
@@ -970,3 +971,33 @@ def test_routing_headers_are_refused(header):
     c, server = _owned_client()
     probe(c, server, "host", "DELETE", f"{BASE}/btcal_1",
           headers={header: f"{BASE}/btcal_2" if "URL" in header else "evil.example"})
+
+
+def test_a_recipients_allowance_is_one_named_submit_only():
+    """A documented boundary may carry more recipients than the run's cap: exactly the one
+    submit named in the allowance, once; every other submit over the cap is refused."""
+    import httpx
+
+    from conformance.safety import SafetyPolicy, SafetyTransport, UnsafeRequest
+
+    policy = SafetyPolicy(name_prefix="cst-r1-", base_path="/v1/convai/batch-calling",
+                          allowed_hosts=frozenset({"127.0.0.1"}), max_recipients=5)
+    transport = SafetyTransport(httpx.MockTransport(lambda r: httpx.Response(
+        200, json={"id": "btcal_1"})), policy)
+    url = "http://127.0.0.1/v1/convai/batch-calling/submit"
+
+    def submit(name: str, count: int) -> None:
+        body = {"call_name": name, "agent_id": "a",
+                "scheduled_time_unix": int(time.time()) + 90 * 86400,
+                "recipients": [{"phone_number": f"+120155501{i % 100:02d}"}
+                               for i in range(count)]}
+        transport.handle_request(httpx.Request("POST", url, json=body))
+
+    transport.ledger.allow_recipients("cst-r1-boundary", 8)
+    with pytest.raises(UnsafeRequest):
+        submit("cst-r1-other", 8)            # another name: the cap holds
+    submit("cst-r1-boundary", 8)             # the named one passes, once
+    with pytest.raises(UnsafeRequest):
+        submit("cst-r1-boundary", 8)         # used up
+    submit("cst-r1-small", 0)                # no recipients, no allowance: as before
+    assert transport.ledger.recipients_sent == 0

@@ -4,14 +4,16 @@ Each fault is a small patch of one NAMED HOOK POINT of one part of the app, appl
 when the app is built; handlers never test whether a fault is active. The hook points
 (README "Faults" lists them with their signatures):
 
-* store (store.HOOKS): start_at, on_submit, owns, index_keys, page_limit, cursor_for,
-  fill_slots, is_done, cancellable, on_cancel, retryable, on_retry, on_delete, forget
+* store (store.HOOKS): start_at, on_submit, owns, index_keys, list_index, page_limit,
+  cursor_for, fill_slots, is_done, cancellable, on_cancel, retryable, on_retry, may_delete,
+  on_delete, forget
 * shaper (shaping.HOOKS): shape_batch, shape_recipient, shape_page, csv_rows
 * error builder (errors.HOOKS): not_found
 * validator (validation.HOOKS): query, body
 * authenticator (Auth.HOOKS): resolve
 * webhooks (MockWebhooks): event_for
-* plus the status-code table `parts.status` (data, not code)
+* plus the status-code table `parts.status` and the media-type table `parts.media` (data,
+  not code)
 
 `hook()` refuses any other name, so a fault cannot reach into a private method. The store
 bumps a batch's version after each `on_*` hook and the shaping hooks run before the
