@@ -265,7 +265,8 @@ def _requirements_html(runs: list[Run]) -> list[str]:
     return h
 
 
-def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | None = None) -> str:
+def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | None = None,
+                since=None) -> str:
     runs = list(runs)
     universe = universe or default_universe()
     coverage = merge_coverage(runs) if coverage is None else coverage
@@ -274,6 +275,10 @@ def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | 
     counts = target_counts(runs)
     tot = {o: sum(c[o] for c in counts.values()) for o in OUTCOMES}
     h = _head(code, verdict_label(code), verdict_reason(runs), tot, len(tgts))
+    if since is not None:  # conformance.report.baseline: what changed since an earlier run
+        from conformance.report.baseline import since_html
+
+        h += since_html(since)
     h += _could_not_run(runs)
     h += _targets_table(runs)
     h += _not_passed(runs)
