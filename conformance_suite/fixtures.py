@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conformance import requirements as reqs
-from conformance.api import fictional_number, fictional_numbers
+from conformance.api import fictional_number, fictional_numbers, fictional_whatsapp_id
 from conformance.exchanges import ResponseValidator
 from conformance.targets import RECORDED_RUN_ID, Target
 from conformance_suite.plugin import (
@@ -206,6 +206,11 @@ class Numbers:
     def failing(index: int = 0) -> str:
         return fictional_number(index, 10)
 
+    @staticmethod
+    def whatsapp(count: int) -> list[str]:
+        """`count` distinct fictional WhatsApp user ids (a fictional number's digits)."""
+        return [fictional_whatsapp_id(i) for i in range(count)]
+
 
 @pytest.fixture(scope="session")
 def numbers() -> Numbers:
@@ -248,6 +253,19 @@ def agent_id(target) -> str:
 def other_agent_id(target) -> str:
     """A second agent, for filtering (live: <VENDOR>_OTHER_AGENT_ID)."""
     return target.agent_ids()[1]
+
+
+@pytest.fixture
+def whatsapp_params(target) -> dict:
+    """`whatsapp_params` of a WhatsApp batch: the vendor's WhatsApp number (live:
+    <VENDOR>_WHATSAPP_PHONE_NUMBER_ID; unset: the test skips) and a call-permission template."""
+    number_id = target.whatsapp_phone_number_id()
+    if number_id is None:
+        pytest.skip(f"WhatsApp batches name the vendor's WhatsApp number: set "
+                    f"{target.env_name('WHATSAPP_PHONE_NUMBER_ID')}")
+    return {"whatsapp_phone_number_id": number_id,
+            "whatsapp_call_permission_request_template_name": "cst_call_permission",
+            "whatsapp_call_permission_request_template_language_code": "en_US"}
 
 
 @pytest.fixture

@@ -376,5 +376,6 @@ def _delete_keeps_listed(parts):
     _replace(parts, "store", "on_delete", on_delete)
 
 
-# Webhook faults live in their own module and register into FAULTS on import.
-from conformance.mock import webhook_faults  # noqa: E402, F401
+# Webhook faults, and the whole contract's (WhatsApp, export agreement), live in their own
+# modules and register into FAULTS on import.
+from conformance.mock import contract_faults, webhook_faults  # noqa: E402, F401

@@ -22,6 +22,10 @@ from conformance.profiles import Profile, load_profile
 from conformance.redact import Redactor, fingerprint
 from conformance.resources import CASSETTES
 
+#: The WhatsApp number id the mock and the cassettes use (`make record` sets it as the live
+#: target's <VENDOR>_WHATSAPP_PHONE_NUMBER_ID so recorded bodies replay).
+WHATSAPP_PHONE_NUMBER_ID = "wa_phone_conformance_0001"
+
 #: Live polling: the longest wait for one `eventually`, and the longest pause between polls.
 LIVE_DEADLINE = int(os.environ.get("API_LIVE_DEADLINE", "600"))
 LIVE_POLL_MAX = float(os.environ.get("API_LIVE_POLL_MAX", "5"))
@@ -109,6 +113,11 @@ class Target:
 
     def agent_ids(self) -> tuple[str, str]:
         return "agent_conformance_0001", "agent_conformance_0002"
+
+    def whatsapp_phone_number_id(self) -> str | None:
+        """The vendor's WhatsApp number a WhatsApp batch names in `whatsapp_params` (live:
+        <VENDOR>_WHATSAPP_PHONE_NUMBER_ID; None there when unset: WhatsApp tests skip)."""
+        return WHATSAPP_PHONE_NUMBER_ID
 
     # -- what the target lets a test do ----------------------------------------------------
 

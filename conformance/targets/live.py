@@ -69,6 +69,9 @@ class LiveTarget(Target):
         return (self.env.get(self.env_name("AGENT_ID"), first),
                 self.env.get(self.env_name("OTHER_AGENT_ID"), second))
 
+    def whatsapp_phone_number_id(self) -> str | None:
+        return self.env.get(self.env_name("WHATSAPP_PHONE_NUMBER_ID")) or None
+
     # -- configuration ----------------------------------------------------------------------
 
     def check_ready(self) -> None:
@@ -102,7 +105,8 @@ class LiveTarget(Target):
             allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
             allow_dispatch=self.options.allow_dispatch,
             max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // workers,
-            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers)
+            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers,
+            whatsapp_phone_number_id=self.whatsapp_phone_number_id())
         return LiveRun(SafetyTransport(httpx.HTTPTransport(), policy), prefix)
 
     def end_run(self, run: LiveRun | None) -> dict[str, str]:
