@@ -8,6 +8,8 @@ changed its id is one record too. Only what matches neither way is added or remo
 
 from __future__ import annotations
 
+import re
+
 from conformance.diff.normalize import deref
 from conformance.diff.rules import Change, make_change
 from conformance.diff.schemas import Place, SchemaDiff, _escape
@@ -37,12 +39,31 @@ def _op_id(ops: dict, key: tuple[str, str]) -> str:
     return ops[key][key[1]].get("operationId") or ""
 
 
+_TEMPLATE = re.compile(r"\{[^}/]*\}")
+
+
+def _wire(key: tuple[str, str]) -> tuple[str, str]:
+    """The request line a client sends: path parameters' names do not travel."""
+    return _TEMPLATE.sub("{}", key[0]), key[1]
+
+
+def path_params(path: str) -> list[str]:
+    return [m[1:-1] for m in _TEMPLATE.findall(path)]
+
+
 def match_operations(old_ops: dict, new_ops: dict) -> list[tuple[tuple | None, tuple | None]]:
-    """(old key, new key) pairs: by method + path, then the rest by operationId; a side of
-    None is an operation only the other contract has."""
+    """(old key, new key) pairs: by method + path (path parameters' names aside), then the
+    rest by operationId; a side of None is an operation only the other contract has."""
     pairs = [(key, key) for key in new_ops if key in old_ops]
     old_rest = [key for key in old_ops if key not in new_ops]
     new_rest = [key for key in new_ops if key not in old_ops]
+    by_wire = {_wire(key): key for key in old_rest}
+    for key in list(new_rest):
+        old_key = by_wire.get(_wire(key))
+        if old_key is not None and old_key in old_rest:
+            pairs.append((old_key, key))
+            old_rest.remove(old_key)
+            new_rest.remove(key)
     by_id = {}
     for key in old_rest:
         by_id.setdefault(_op_id(old_ops, key), key)
@@ -90,9 +111,11 @@ class ContractDiff:
         if old_key[1] != method:
             emit("operation-method-changed", f"operation {path}", old_key[1].upper(),
                  method.upper())
+        elif _wire(old_key) == _wire(new_key) and old_key[0] != path:
+            emit("path-parameter-renamed", f"operation {_where(new_key)}", old_key[0], path)
         elif old_key[0] != path:
             emit("operation-path-changed", f"operation {method.upper()}", old_key[0], path)
-        if old_key == new_key and old_id != new_id:
+        if _wire(old_key) == _wire(new_key) and old_id != new_id:
             emit("operation-id-changed", f"operation {_where(new_key)}", old_id or "none",
                  new_id or "none")
 
@@ -110,7 +133,11 @@ class ContractDiff:
         if new_op.get("deprecated") and not old_op.get("deprecated"):
             emit("operation-deprecated", base, subject=f"operation {_where(new_key)}")
         schemas = SchemaDiff(self.old, self.new, emit)
-        self._parameters(old_item, new_item, old_key[1], method, base, schemas, emit)
+        # A path parameter is the same one at the same place of the template, whatever its name.
+        old_names, new_names = path_params(old_key[0]), path_params(path)
+        renamed = dict(zip(old_names, new_names, strict=False)) \
+            if len(old_names) == len(new_names) else {}
+        self._parameters(old_item, new_item, old_key[1], method, base, schemas, emit, renamed)
         self._request_body(old_op, new_op, base, schemas, emit)
         self._responses(old_op, new_op, base, schemas, emit)
 
@@ -133,8 +160,10 @@ class ContractDiff:
             return base.rsplit("/", 1)[0] + "/" + relative[3:]
         return f"{base}/{relative}"
 
-    def _parameters(self, old_item, new_item, old_method, method, base, schemas, emit):
-        old_ps = self._params(self.old, old_item, old_method)
+    def _parameters(self, old_item, new_item, old_method, method, base, schemas, emit,
+                    renamed=None):
+        old_ps = {(("path", renamed[k[1]]) if k[0] == "path" and k[1] in (renamed or {})
+                   else k): v for k, v in self._params(self.old, old_item, old_method).items()}
         new_ps = self._params(self.new, new_item, method)
         for key, (relative, param) in new_ps.items():
             pointer = self._at(base, relative)
