@@ -24,18 +24,18 @@ conformance: $(STAMP)
 ## Everything CI runs.
 test: $(STAMP)
 	$(PY) -m ruff check conformance conformance_suite tests benchmarks setup.py
-	$(PY) -m conformance.specbuild --check
+	$(PY) -m conformance.tools.specbuild --check
 	$(PY) -m pytest -n auto
 
 ## The fault matrix: the scenario suite against every named fault of the mock (about 3 min).
 faults: $(STAMP)
-	$(PY) -m conformance.faultmatrix
+	$(PY) -m conformance.tools.faultmatrix
 
 ## The whole suite through the live path against the mock with its default and its alternate
 ## choices, both dialects, safe / dispatch / outcomes: no failure, no error, no guard refusal,
 ## and exactly the flipped inferences differ (writes reports/live-proof.md; about 6 min).
 live-proof: $(STAMP)
-	$(PY) -m conformance.liveproof
+	$(PY) -m conformance.tools.liveproof
 
 ## The nightly fuzz depth: 1000 examples per operation, longer stateful runs.
 fuzz: $(STAMP)
@@ -44,11 +44,11 @@ fuzz: $(STAMP)
 ## Schemathesis' CLI alone (no project hooks) against the served mock: every check, every
 ## phase, 10,000+ requests; fails on any 5xx or reported failure (conformance/mock/README.md).
 fuzz-cli: $(STAMP)
-	$(PY) -m conformance.mock.fuzzcli $(if $(EXAMPLES),--examples $(EXAMPLES))
+	$(PY) -m conformance.tools.fuzzcli $(if $(EXAMPLES),--examples $(EXAMPLES))
 
 ## Re-record cassettes for both dialects against the mock served on loopback.
 record: $(STAMP)
-	$(PY) -m conformance.record
+	$(PY) -m conformance.tools.record
 
 ## Benchmarks: the mock beside Prism (installed with npm), scale, profile, suite speed;
 ## prints tables and writes benchmarks/results/latest.md (about 8 min; QUICK=1 for ~1 min).
@@ -63,7 +63,7 @@ lint: $(STAMP)
 ## A bump: make spec VENDOR_SPEC=path/to/openapi.json [VENDOR_NAME=...] replaces the fragment,
 ## prints the diff against the committed spec and re-validates every cassette against it.
 spec: $(STAMP)
-	$(PY) -m conformance.specbuild $(if $(VENDOR_SPEC),--vendor $(VENDOR_SPEC) $(if $(VENDOR_NAME),--name $(VENDOR_NAME)))
+	$(if $(VENDOR_SPEC),$(PY) -m conformance.tools.bump $(VENDOR_SPEC) $(if $(VENDOR_NAME),--name $(VENDOR_NAME)),$(PY) -m conformance.tools.specbuild)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache

@@ -1,10 +1,9 @@
 """Clean-up after live runs, in one place: a run's own batches at teardown (`cleanup`), and
-leftovers of earlier runs by name prefix (`sweep`, and `conformance sweep`)."""
+leftovers of earlier runs by name prefix (`sweep`; the `conformance sweep` command is
+conformance/cli.py)."""
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,44 +125,3 @@ def sweep(client: httpx.Client, base_path: str, prefix: str, now: float, *,
     if errors:
         raise SweepError(swept, errors)
     return swept
-
-
-def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
-              min_age_s: int = 0, env=None) -> int:
-    """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed.
-    Raises TargetError (one line) when the target cannot be swept at all."""
-    import os
-
-    from conformance.safety import SafetyPolicy, guarded_client, name_prefix, new_run_id
-    from conformance.targets import TargetError, parse_target
-
-    target = parse_target(target_text, env if env is not None else os.environ)
-    if not target.keeps_batches:
-        raise TargetError(f"{target_text}: sweep works on live:<vendor> targets only (nothing "
-                          "else keeps batches between runs)")
-    target.check_ready()
-    target.check_reachable()
-    api = target.api
-    from urllib.parse import urlsplit
-
-    policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
-                          allowed_hosts=frozenset({urlsplit(target.base_url).hostname}),
-                          sweep_prefix=prefix)
-    with guarded_client(target.base_url, policy, headers=target._auth(None),
-                        timeout=30.0) as client:
-        try:
-            swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
-                          min_age_s=min_age_s)
-        except SweepError as exc:
-            for batch_id in exc.swept:
-                print(f"swept {batch_id}")
-            print(f"conformance sweep: {len(exc.errors)} batch(es) left: {exc.errors}",
-                  file=sys.stderr)
-            return 1
-        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
-            raise TargetError(f"{target_text}: sweep failed: {exc}") from None
-    verb = "would sweep" if dry_run else "swept"
-    for index, batch_id in enumerate(swept, 1):
-        print(f"[{index}/{len(swept)}] {verb} {batch_id}")
-    print(f"conformance sweep: {verb} {len(swept)} batch(es) named {prefix}* on {target_text}")
-    return 0

@@ -11,7 +11,9 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 EXIT_CANNOT_RUN = 2
 #: The suite's packages (collected with --pyargs, from a checkout or an installed wheel).
@@ -103,8 +105,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report.main(argv)
 
 
+def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
+              min_age_s: int = 0, env=None) -> int:
+    """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed.
+    Raises TargetError (one line) when the target cannot be swept at all."""
+    import httpx
+
+    from conformance.cleanup import SweepError, sweep
+    from conformance.safety import (
+        SafetyPolicy,
+        UnsafeRequest,
+        guarded_client,
+        name_prefix,
+        new_run_id,
+    )
+    from conformance.targets import TargetError, parse_target
+
+    target = parse_target(target_text, env if env is not None else os.environ)
+    if not target.keeps_batches:
+        raise TargetError(f"{target_text}: sweep works on live:<vendor> targets only (nothing "
+                          "else keeps batches between runs)")
+    target.check_ready()
+    target.check_reachable()
+    api = target.api
+    policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
+                          allowed_hosts=frozenset({urlsplit(target.base_url).hostname}),
+                          sweep_prefix=prefix)
+    with guarded_client(target.base_url, policy, headers=target._auth(None),
+                        timeout=30.0) as client:
+        try:
+            swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
+                          min_age_s=min_age_s)
+        except SweepError as exc:
+            for batch_id in exc.swept:
+                print(f"swept {batch_id}")
+            print(f"conformance sweep: {len(exc.errors)} batch(es) left: {exc.errors}",
+                  file=sys.stderr)
+            return 1
+        except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
+            raise TargetError(f"{target_text}: sweep failed: {exc}") from None
+    verb = "would sweep" if dry_run else "swept"
+    for index, batch_id in enumerate(swept, 1):
+        print(f"[{index}/{len(swept)}] {verb} {batch_id}")
+    print(f"conformance sweep: {verb} {len(swept)} batch(es) named {prefix}* on {target_text}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from conformance.cleanup import run_sweep
     from conformance.targets import TargetError
 
     try:

@@ -8,9 +8,10 @@ for clients (breaking / warning / info), one record per change. docs/diff.md exp
     load.py                read a contract: the bundled spec, or a vendor openapi.json
     render.py              text, Markdown, JSON and JUnit output
     cassettes.py           re-validate committed cassettes against a candidate spec
-    bump.py                `make spec VENDOR_SPEC=...`: rebuild, diff, re-validate
     history.py             the API's earlier and newer contracts in openapi/history/
     cli.py                 `conformance diff` and `conformance cassettes check`
+
+`make spec VENDOR_SPEC=...` (rebuild, diff, re-validate) is conformance/tools/bump.py.
 """
 
 from conformance.diff.load import ContractError, load_contract

@@ -64,7 +64,7 @@ def add_parser(subparsers) -> None:
     diff = subparsers.add_parser(
         "diff", help="what changed between two contracts, judged for clients",
         description="Compare two contracts of the batch-calling API: the bundled spec or a "
-        "vendor's openapi.json (its batch-calling part is extracted as specbuild does).")
+        "vendor's openapi.json (its batch-calling part is extracted as `make spec` does).")
     diff.add_argument("old", help="the contract clients were written against")
     diff.add_argument("new", help="the contract they will meet")
     diff.add_argument("--format", choices=FORMATS, default="text")

@@ -26,13 +26,13 @@ import hashlib
 import json
 import sys
 
-from conformance import specbuild
+from conformance import bundle
 
-HISTORY_DIR = specbuild.OPENAPI_DIR / "history"
+HISTORY_DIR = bundle.OPENAPI_DIR / "history"
 ANCHOR = HISTORY_DIR / "5-2026-08-22.json"
 ANCHOR_SHA256 = "8c192deb323c9d2c09187f54e8565be9f35689e685e559bd740232bcf691c211"
 SDK = "elevenlabs==2.78.0"
-EXPORT_PATH = f"{specbuild.BASE}/{{batch_id}}/export"
+EXPORT_PATH = f"{bundle.BASE}/{{batch_id}}/export"
 REF = "#/components/schemas/"
 
 # (file, what the step back from the next-newer file undoes), newest first.
@@ -64,7 +64,7 @@ def _undo(doc: dict, step: tuple) -> dict:
     else:
         _, schema, value = step
         out["components"]["schemas"][schema]["enum"].remove(value)
-    return specbuild.extract(out)  # drops what nothing reaches any more
+    return bundle.extract(out)  # drops what nothing reaches any more
 
 
 def _label(step: tuple) -> str:
@@ -132,7 +132,7 @@ def newer(anchor: dict) -> dict:
         schemas[f"TelephonyCallConfig-{half}"] = _sdk(
             f"types/telephony_call_config_{half.lower()}.py", **model)
     schemas.update(_machine_detection_models())
-    body = schemas[specbuild.SUBMIT_BODY_VENDOR_NAME]["properties"]["telephony_call_config"]
+    body = schemas[bundle.SUBMIT_BODY_VENDOR_NAME]["properties"]["telephony_call_config"]
     body["$ref"] = REF + "TelephonyCallConfig-Input"
     for name in ("BatchCallResponse", "BatchCallDetailedResponse"):
         schemas[name]["properties"]["telephony_call_config"] = {
@@ -152,7 +152,7 @@ def newer(anchor: dict) -> dict:
         "title": f"{anchor['info']['title']} + what the official SDK {SDK} documents "
         "(conformance.diff.history)", "version": anchor["info"]["version"]}
     out["components"]["schemas"] = dict(sorted(schemas.items()))
-    return specbuild.extract(out)
+    return bundle.extract(out)
 
 
 def generate() -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Read a contract of this API from a file: the bundled spec as it is, or a vendor's
-`openapi.json` (full or already a fragment) through specbuild's own extraction and build,
+`openapi.json` (full or already a fragment) through conformance.bundle's own extraction and build,
 so both sides of a diff are in the same form."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conformance import specbuild
+from conformance import bundle
 
 
 class ContractError(ValueError):
@@ -42,20 +42,20 @@ def load_contract(path: str | Path, *, as_published: bool = False) -> dict:
     """The contract in `path`, ready to compare.
 
     A vendor file is reduced to its batch-calling paths and the schemas they reach
-    (`specbuild.extract`) and, unless `as_published`, built into the bundled form
-    (`specbuild.build`) so that it compares with `openapi/batch-calling.yaml` change for
+    (`bundle.extract`) and, unless `as_published`, built into the bundled form
+    (`bundle.build`) so that it compares with `openapi/batch-calling.yaml` change for
     change, the suite's own additions being the same on both sides."""
     doc = read_document(path)
     if is_bundled(doc):
         return doc
     try:
-        fragment = specbuild.extract(doc)
+        fragment = bundle.extract(doc)
     except ValueError as exc:
         raise ContractError(f"{path}: {exc}") from None
     if as_published:
         return fragment
     try:
-        return specbuild.build(fragment, Path(path).name)
+        return bundle.build(fragment, Path(path).name)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ContractError(f"{path}: cannot be built into the bundled form "
                             f"({type(exc).__name__}: {exc}); try --as-published") from None

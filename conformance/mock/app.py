@@ -3,7 +3,7 @@
 The app is built from replaceable parts (`AppParts`): the store (store.py), the
 authenticator, the request validator (validation.py), the shaper and encoder
 (shaping.py), the status-code table and the error builder (errors.py), under a choice set
-(choices/). Faults (faults.py) patch the parts' named hook points; the handlers here never
+(choices/). Faults (faults/) patch the parts' named hook points; the handlers here never
 test for a fault. The admin API lives in admin.py.
 """
 
@@ -89,7 +89,7 @@ class Auth:
 
 @dataclass
 class AppParts:
-    """Everything a handler uses. Faults patch their hook points (see faults.py)."""
+    """Everything a handler uses. Faults patch their hook points (see faults/)."""
 
     profile: Profile
     spec: dict

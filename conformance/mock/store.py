@@ -12,7 +12,7 @@ Statuses and their groups (active, terminal, in flight, finished) come from the 
 (`conformance.api.lifecycle()`); what the vendor leaves open comes from a choice set
 (`conformance.mock.choices`). Lifecycle rules: conformance/mock/README.md.
 
-Hook points (`HOOKS`): the named places where a fault (conformance/mock/faults.py) may
+Hook points (`HOOKS`): the named places where a fault (conformance/mock/faults/) may
 change the store's behaviour. Each is a public method; the store calls it at one point and,
 after every `on_*` hook, bumps the batch's `version`, so whatever a hook wrote is seen by
 the response cache. Nothing else of the store is meant to be patched.

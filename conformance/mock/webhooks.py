@@ -9,7 +9,7 @@ at the end time; the deliveries due are sent when the store's clock passes them
 signs, retries and logs. Served (`conformance-mock --webhook-url`), a background thread
 sends them instead, outside the store's lock, so a slow receiver never blocks the API.
 
-Faults (conformance/mock/webhook_faults.py) patch `event_for` or the dispatcher's parts.
+Faults (conformance/mock/faults/webhooks.py) patch `event_for` or the dispatcher's parts.
 """
 
 from __future__ import annotations

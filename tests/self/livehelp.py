@@ -7,11 +7,11 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from conformance.liveproof import live_env  # noqa: F401  (the tests' import)
 from conformance.mock.app import create_app
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
 from conformance.targets import MOCK_KEYS
+from conformance.tools.liveproof import live_env  # noqa: F401  (the tests' import)
 
 ROOT = Path(__file__).resolve().parents[2]
 TIME_SCALE = 60  # one real second is a mock minute: calls finish in seconds

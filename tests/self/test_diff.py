@@ -17,10 +17,11 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from conformance import specbuild
-from conformance.diff import bump, cassettes, diff_contracts, history, load_contract
+from conformance import bundle
+from conformance.diff import cassettes, diff_contracts, history, load_contract
 from conformance.diff.rules import LEVELS, rules
 from conformance.spec import SPEC_PATH
+from conformance.tools import bump
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data" / "diff"
@@ -267,11 +268,11 @@ def test_bundled_spec_list_path_renamed_and_limit_retyped(tmp_path):
     `.../list` is exit 1 with both paths named; a retyped `limit` names the parameter."""
     old = _bundled()
     new = copy.deepcopy(old)
-    new["paths"][specbuild.BASE + "/list"] = new["paths"].pop(specbuild.BASE + "/workspace")
+    new["paths"][bundle.BASE + "/list"] = new["paths"].pop(bundle.BASE + "/workspace")
     code, out, _ = _cli("diff", str(SPEC_PATH), _write(tmp_path, "moved.yaml", new))
     assert code == 1
-    assert (f"listBatchCalls: operation GET moved from path `{specbuild.BASE}/workspace` to "
-            f"`{specbuild.BASE}/list`.") in out
+    assert (f"listBatchCalls: operation GET moved from path `{bundle.BASE}/workspace` to "
+            f"`{bundle.BASE}/list`.") in out
     retyped = copy.deepcopy(old)
     limit = next(p for p in _path(retyped, "/workspace")["get"]["parameters"]
                  if p["name"] == "limit")
@@ -545,7 +546,7 @@ def _bundled():
 
 
 def _path(doc, suffix):
-    return doc["paths"][specbuild.BASE + suffix]
+    return doc["paths"][bundle.BASE + suffix]
 
 
 def _drop_has_more(d):
@@ -555,8 +556,8 @@ def _drop_has_more(d):
 
 
 def _rename_retry(d):
-    d["paths"][specbuild.BASE + "/{batch_id}/redial"] = d["paths"].pop(
-        specbuild.BASE + "/{batch_id}/retry")
+    d["paths"][bundle.BASE + "/{batch_id}/redial"] = d["paths"].pop(
+        bundle.BASE + "/{batch_id}/retry")
 
 
 def _agent_id_required(d):
@@ -610,26 +611,26 @@ def test_hand_made_breaking_edit_is_found_exactly_once(edit):
 
 def test_extract_keeps_the_fragment_as_it_is():
     """The committed fragment is exactly its paths and the schemas they reach."""
-    fragment = json.loads(specbuild.VENDOR_FRAGMENT.read_text())
-    assert specbuild.extract(fragment) == fragment
+    fragment = json.loads(bundle.VENDOR_FRAGMENT.read_text())
+    assert bundle.extract(fragment) == fragment
 
 
 def test_extract_drops_what_batch_calling_does_not_reach():
-    fragment = json.loads(specbuild.VENDOR_FRAGMENT.read_text())
+    fragment = json.loads(bundle.VENDOR_FRAGMENT.read_text())
     full = copy.deepcopy(fragment)
     full["paths"]["/v1/voices"] = {"get": {"operationId": "voices", "responses": {
         "200": {"description": "ok", "content": {"application/json": {
             "schema": {"$ref": S + "Voice"}}}}}}}
     schemas(full)["Voice"] = {"type": "object", "properties": {"x": {"$ref": S + "Unused"}}}
     schemas(full)["Unused"] = {"type": "string"}
-    assert specbuild.extract(full) == fragment
+    assert bundle.extract(full) == fragment
 
 
 def test_vendor_file_compares_with_the_bundled_spec_change_for_change(tmp_path):
     """A vendor file is built into the bundled form: the committed fragment against the
     committed spec is no change at all; a vendor edit is one record."""
-    assert changes_between(_bundled(), load_contract(specbuild.VENDOR_FRAGMENT)) == []
-    full = json.loads(specbuild.VENDOR_FRAGMENT.read_text())
+    assert changes_between(_bundled(), load_contract(bundle.VENDOR_FRAGMENT)) == []
+    full = json.loads(bundle.VENDOR_FRAGMENT.read_text())
     schemas(full)["BatchCallStatus"]["enum"].append("paused")
     path = tmp_path / "openapi.json"
     path.write_text(json.dumps(full))
@@ -717,7 +718,7 @@ def _cassette(tmp_path, body: dict) -> Path:
     folder.mkdir(parents=True)
     interaction = {
         "request": {"method": "GET", "uri": "http://127.0.0.1:18080"
-                    + specbuild.BASE + "/b1", "body": "", "headers": {}},
+                    + bundle.BASE + "/b1", "body": "", "headers": {}},
         "response": {"status": {"code": 200, "message": "OK"},
                      "headers": {"content-type": ["application/json"]},
                      "body": {"string": json.dumps(body)}},
@@ -728,7 +729,7 @@ def _cassette(tmp_path, body: dict) -> Path:
 
 
 def _get_body(status: str) -> dict:
-    body = json.loads((specbuild.EXAMPLES_DIR / "get-response.seed-000.json").read_text())
+    body = json.loads((bundle.EXAMPLES_DIR / "get-response.seed-000.json").read_text())
     body["recipients"][0]["status"] = status
     return body
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 from livehelp import finish, live_env, pytest_command, served_mock, start
 
-from conformance.faultmatrix import load_matrix
 from conformance.mock.faults import FAULTS
+from conformance.tools.faultmatrix import load_matrix
 
 LIVE_FAULTS = ("cancel-leaves-one-pending", "wrong-key-accepted", "page-overlap",
                "retry-count-not-incremented")
@@ -30,7 +30,7 @@ def test_every_fault_has_known_catchers():
 
 def test_quick_matrix_catches_every_fault_and_clean_mock_passes():
     """Against each fault at least one catcher fails; against the clean mock all pass."""
-    code, out = finish(start([sys.executable, "-m", "conformance.faultmatrix", "--quick",
+    code, out = finish(start([sys.executable, "-m", "conformance.tools.faultmatrix", "--quick",
                               "--md", "reports/faults-quick.md"]), timeout=600)
     assert code == 0, out[-3000:]
     assert f"**{len(FAULTS)}/{len(FAULTS)}**" in out

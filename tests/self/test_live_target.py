@@ -25,10 +25,10 @@ def test_the_whole_suite_passes_live_against_two_correct_servers(tmp_path):
     its default choices (safe mode, what a user points at staging) and against the alternate
     set (every undocumented choice flipped; dispatch and controlled outcomes): no failure, no
     error, no guard refusal, nothing left behind, and exactly the inferences the flipped
-    choices contradict are reported as differing (conformance/liveproof.py)."""
+    choices contradict are reported as differing (conformance/tools/liveproof.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from conformance.liveproof import run_one
+    from conformance.tools.liveproof import run_one
 
     plan = [("elevenlabs", "default", "safe"), ("voiceai", "alternate", "outcomes")]
     with ThreadPoolExecutor(len(plan)) as pool:

@@ -616,7 +616,7 @@ def _probe_export_statuses(api, cancel: bool):
     return [line.split(",")[3] for line in api.export(batch_id).text.splitlines()[1:]]
 
 
-# The whole contract's faults (conformance/mock/contract_faults.py).
+# The whole contract's faults (conformance/mock/faults/contract.py).
 PROBES.update({
     "whatsapp-params-refused": (lambda api: api.submit(WHATSAPP).status_code, 200),
     "whatsapp-user-id-dropped": (

@@ -2,7 +2,7 @@
 whatever header, query parameter or body field it travels in.
 
 The end-to-end test records a cassette for real: pytest with the project's plugin,
-`--target=live:elevenlabs --record-mode=rewrite` (as conformance/record.py runs it) against
+`--target=live:elevenlabs --record-mode=rewrite` (as conformance/tools/record.py runs it) against
 the mock served on 127.0.0.1 with two keys made up for this run, so the plugin's own
 `vcr_config` (conformance.cassettes.vcr_filters over the target's Redactor) and the live
 guard are the code under test. Only the cassette folder is moved to a temporary one.
@@ -162,7 +162,7 @@ def test_the_key_travels_everywhere(target, client, api, name_prefix, validator)
     "same-config",
 ])
 def test_a_recorded_cassette_and_its_reports_carry_no_key(tmp_path, wiring):
-    """`as-loaded`: the plugin exactly as conformance/record.py's pytest loads it.
+    """`as-loaded`: the plugin exactly as conformance/tools/record.py's pytest loads it.
     `same-config`: the probe module restates the plugin's vcr_config, so the filters are in
     force: vcr_filters over the live target's Redactor, recorded by pytest-recording."""
     key, other = _key(), _key()

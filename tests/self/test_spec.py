@@ -9,7 +9,7 @@ import schemathesis
 import yaml
 from openapi_spec_validator import validate as validate_openapi
 
-from conformance import specbuild
+from conformance import bundle
 from conformance.api import Api
 from conformance.profiles import VENDORS, load_profile
 from conformance.spec import (
@@ -20,7 +20,7 @@ from conformance.spec import (
     validate_response,
 )
 
-EXAMPLES = Path(specbuild.EXAMPLES_DIR)
+EXAMPLES = Path(bundle.EXAMPLES_DIR)
 OPERATION_IDS = {"submitBatchCall", "listBatchCalls", "getBatchCall", "cancelBatchCall",
                  "retryBatchCall", "deleteBatchCall", "exportBatchCall"}
 
@@ -44,7 +44,7 @@ def _pointer(doc, ref):
 
 def test_committed_spec_is_what_the_builder_produces():
     """openapi/batch-calling.yaml is regenerated from the vendor fragment, never hand-edited."""
-    assert SPEC_PATH.read_text() == specbuild.dump(specbuild.build())
+    assert SPEC_PATH.read_text() == bundle.dump(bundle.build())
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
@@ -110,7 +110,7 @@ def test_documented_constraints_are_kept():
 def test_response_models_require_every_key():
     """Response models list every property as required, as the vendor's server emits them."""
     schemas = load_spec()["components"]["schemas"]
-    for name in specbuild.ALL_KEYS_REQUIRED:
+    for name in bundle.ALL_KEYS_REQUIRED:
         assert set(schemas[name]["required"]) == set(schemas[name]["properties"]), name
 
 
@@ -118,7 +118,7 @@ def test_submit_links_reach_every_batch_operation():
     """submit's 200 links to get, cancel, retry, delete and export with the returned id."""
     _, _, submit = find_operation_by_id(load_spec(), "submitBatchCall")
     links = submit["responses"]["200"]["links"]
-    assert {link["operationId"] for link in links.values()} == set(specbuild.LINK_TARGETS)
+    assert {link["operationId"] for link in links.values()} == set(bundle.LINK_TARGETS)
     for link in links.values():
         assert link["parameters"] == {"batch_id": "$response.body#/id"}
 

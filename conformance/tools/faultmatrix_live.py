@@ -3,7 +3,7 @@ tested as `live:elevenlabs` by its known catchers, in safe mode first and, when 
 cannot see it, with `--allow-dispatch --mock-outcomes`; under the default choices and under
 the alternate set (a fault is a bug whatever the server chose where the vendor is silent).
 
-    python -m conformance.faultmatrix_live [--choices default|alternate] [--fault NAME]
+    python -m conformance.tools.faultmatrix_live [--choices default|alternate] [--fault NAME]
 
 Each wait is bounded at 45 s (an hour of the served mock's time, which runs 60x): a fault
 that stops a batch from finishing makes its catchers wait that long, not the default 10 min.
@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance.faultmatrix import LEAN, ROOT, load_matrix
-from conformance.liveproof import TIME_SCALE, live_env
 from conformance.mock.faults import FAULTS
+from conformance.tools.faultmatrix import LEAN, ROOT, load_matrix
+from conformance.tools.liveproof import TIME_SCALE, live_env
 
 MODES = (("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
          # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
@@ -118,7 +118,7 @@ def markdown(choices: str, clean: list[LiveFaultRun], runs: list[LiveFaultRun],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.faultmatrix_live",
+    parser = argparse.ArgumentParser(prog="python -m conformance.tools.faultmatrix_live",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--choices", default="default", choices=("default", "alternate"))
     parser.add_argument("--fault", action="append", help="only these faults (repeatable)")

@@ -1,13 +1,13 @@
 """Named faults of the whole contract: WhatsApp batches and export's agreement with get,
 each caught by a named test of the scenario suite (conformance/mock/fault_matrix.json).
 
-Registered in the same table as every other fault (faults.py imports this module); each
-patches one hook point of the validator or the shaper through `faults.hook`.
+A definition module of conformance/mock/faults/ (the package imports it, so its `@fault`s
+register); each patches one hook point of the validator or the shaper through `hook`.
 """
 
 from __future__ import annotations
 
-from conformance.mock.faults import _post, fault, hook
+from conformance.mock.faults.registry import fault, hook, post
 
 RECIPIENT_ID, PHONE, WHATSAPP, STATUS = 0, 1, 2, 3  # shaping.EXPORT_COLUMNS positions
 
@@ -37,7 +37,7 @@ def _whatsapp_dropped(parts):
         if "whatsapp_user_id" in doc:
             doc["whatsapp_user_id"] = None
         return doc
-    _post(parts, "shaper", "shape_recipient", after)
+    post(parts, "shaper", "shape_recipient", after)
 
     def make(orig):
         def rows(batch, limit):

@@ -1,8 +1,8 @@
 """Record the cassettes of one dialect against the mock served on loopback.
 
-    python -m conformance.record elevenlabs     # writes cassettes/elevenlabs/<module>/<test>.yaml
-    python -m conformance.record elevenlabs --suite conformance_suite/scenarios/test_x.py
-                                                # re-records those modules only
+    python -m conformance.tools.record elevenlabs   # cassettes/elevenlabs/<module>/<test>.yaml
+    python -m conformance.tools.record elevenlabs --suite conformance_suite/scenarios/test_x.py
+                                                    # re-records those modules only
 
 Until someone records a vendor (`pytest --target=live:<vendor> --record-mode=rewrite` with the
 vendor's URL and key), the committed cassettes come from here.
@@ -63,7 +63,7 @@ def record(vendor: str, modules: list[str] | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m conformance.record")
+    parser = argparse.ArgumentParser(prog="python -m conformance.tools.record")
     parser.add_argument("vendors", nargs="*")
     parser.add_argument("--suite", action="append",
                         help="re-record only this scenario module (repeatable)")

@@ -2,8 +2,8 @@
 against the mock served on loopback, with its default choices and with the alternate set
 (every undocumented choice flipped), in each mode a user may run it in.
 
-    python -m conformance.liveproof              # every dialect x choice set x mode
-    python -m conformance.liveproof --quick      # one run per choice set (make test)
+    python -m conformance.tools.liveproof              # every dialect x choice set x mode
+    python -m conformance.tools.liveproof --quick      # one run per choice set (make test)
 
 A correct server must give 0 failures, 0 errors and 0 guard refusals whatever its choices;
 with the default choices nothing differs from our inferences, and with the alternate set
@@ -162,7 +162,7 @@ def render(results: list[Result]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.liveproof",
+    parser = argparse.ArgumentParser(prog="python -m conformance.tools.liveproof",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="one run per choice set: elevenlabs safe on the default choices, "

@@ -1,7 +1,7 @@
 """The fault matrix: run the suite against every named fault of the mock and see what catches it.
 
-    python -m conformance.faultmatrix            # full: every scenario test x every fault
-    python -m conformance.faultmatrix --quick    # only the tests known to catch each fault
+    python -m conformance.tools.faultmatrix            # full: every scenario test x every fault
+    python -m conformance.tools.faultmatrix --quick    # only the tests known to catch each fault
 
 The full run writes `conformance/mock/fault_matrix.json` (fault -> the tests that failed) and
 `reports/faults.md`; the quick run reads that file and checks that each fault is still caught
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from conformance.mock.faults import FAULTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MATRIX_FILE = ROOT / "conformance" / "mock" / "fault_matrix.json"
 DEFAULT_SUITE = ("conformance_suite/scenarios",)
 QUICK_CATCHERS = 2  # tests per fault in a quick run (the first ones the full run saw fail)
@@ -131,7 +131,7 @@ def markdown(clean: FaultRun, runs: list[FaultRun], seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.faultmatrix",
+    parser = argparse.ArgumentParser(prog="python -m conformance.tools.faultmatrix",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="run only each fault's known catchers (from fault_matrix.json)")

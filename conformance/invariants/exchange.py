@@ -1,23 +1,17 @@
 """Which invariants fit one exchange: `check_response` routes a request and its answer to the
-checks of `conformance.invariants` (the Schemathesis check `batch_invariants` and the
+checks of conformance/invariants/batch.py (the Schemathesis check `batch_invariants` and the
 scenarios' `check_exchange` use it)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from conformance.api import api_for
-from conformance.invariants import (
-    _fail,
-    _int,
-    _obj,
-    check_batch,
-    check_counters,
-    check_echo,
-    check_timestamps,
-)
+from conformance.invariants.batch import check_batch, check_counters, check_echo, check_timestamps
+from conformance.invariants.rules import as_int, as_object, fail
 
 
 def _route(method: str, path: str, base_path: str) -> tuple[str | None, str | None]:
@@ -31,7 +25,7 @@ def _route(method: str, path: str, base_path: str) -> tuple[str | None, str | No
 
 def _id_matches(batch: Mapping, batch_id: str | None) -> None:
     if batch_id is not None and "id" in batch and batch["id"] != batch_id:
-        _fail("response.id_matches_path", f"asked for batch {batch_id!r}, got {batch['id']!r}")
+        fail("response.id_matches_path", f"asked for batch {batch_id!r}, got {batch['id']!r}")
 
 
 def check_response(
@@ -58,21 +52,21 @@ def check_response(
     if op in (None, "delete", "export"):
         return
     if op == "list":
-        body = _obj(response_json, "list response")
+        body = as_object(response_json, "list response")
         items = body.get("batch_calls")
         if items is None:
             return  # missing key: the schema's job
         if not isinstance(items, list):
-            _fail("list.shape", f"batch_calls is {type(items).__name__}, not an array")
+            fail("list.shape", f"batch_calls is {type(items).__name__}, not an array")
         for i, item in enumerate(items):
-            item = _obj(item, f"batch_calls[{i}]")
+            item = as_object(item, f"batch_calls[{i}]")
             if "recipients" in item:
-                _fail("list.no_recipients", f"batch_calls[{i}] ({item.get('id')!r}) has "
+                fail("list.no_recipients", f"batch_calls[{i}] ({item.get('id')!r}) has "
                                             f"recipients")
             check_counters(item, strict=strict)
             check_timestamps(item)
         return
-    batch = _obj(response_json, f"{op} response")
+    batch = as_object(response_json, f"{op} response")
     if op == "submit":
         if isinstance(request_json, Mapping):
             check_echo(request_json, batch)
@@ -80,11 +74,11 @@ def check_response(
         return
     _id_matches(batch, batch_id)
     if op == "cancel" and "status" in batch and batch["status"] != "cancelled":
-        _fail("cancel.status_cancelled", f"cancel returned status {batch['status']!r}")
+        fail("cancel.status_cancelled", f"cancel returned status {batch['status']!r}")
     if op == "retry" and strict:
-        retry_count = _int(batch, "retry_count")
+        retry_count = as_int(batch, "retry_count")
         if retry_count is not None and retry_count < 1:
-            _fail("retry.retry_count_positive", f"retry returned retry_count {retry_count}")
+            fail("retry.retry_count_positive", f"retry returned retry_count {retry_count}")
     check_batch(batch, strict=strict)
 
 
@@ -96,8 +90,6 @@ def check_exchange(response: Any, base_path: str, *, strict: bool = False) -> No
     request_json = None
     content = getattr(request, "content", b"") or b""
     if content:
-        import json
-
         try:
             request_json = json.loads(content)
         except ValueError:

@@ -1,16 +1,16 @@
 """Named webhook faults: deliveries broken on purpose, each caught by a named test of
-tests/scenarios/test_webhooks.py (conformance/mock/fault_matrix.json).
+conformance_suite/scenarios/test_webhooks.py (conformance/mock/fault_matrix.json).
 
-Registered in the same table as every other fault (faults.py imports this module), in the
-category `webhooks`. Each patches one hook point: the app's `MockWebhooks.event_for` (through
-`faults.hook`), or its `Dispatcher`'s `sign`, `timestamp` or `copies`; without `--webhook-url`
-there is nothing to patch and the fault changes nothing.
+Registered in the same table as every other fault (a definition module of this package), in
+the category `webhooks`. Each patches one hook point: the app's `MockWebhooks.event_for`
+(through `registry.hook`), or its `Dispatcher`'s `sign`, `timestamp` or `copies`; without
+`--webhook-url` there is nothing to patch and the fault changes nothing.
 """
 
 from __future__ import annotations
 
 from conformance.api import lifecycle
-from conformance.mock.faults import fault, hook
+from conformance.mock.faults.registry import fault, hook
 from conformance.webhooks.events import INITIATION_FAILURE, TRANSCRIPTION, build_event
 from conformance.webhooks.signing import sign
 

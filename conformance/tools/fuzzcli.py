@@ -7,7 +7,7 @@ what the server answered from its access log. Exit 0 only if no response was a 5
 Schemathesis reported no server error; its other findings are printed (the README explains
 the ones the mock answers by design, e.g. a forged `last_doc` is a 422).
 
-    python -m conformance.mock.fuzzcli [--examples N] [--dialect elevenlabs|voiceai]
+    python -m conformance.tools.fuzzcli [--examples N] [--dialect elevenlabs|voiceai]
 """
 
 from __future__ import annotations
