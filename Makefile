@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The embedded mock, and the recorded exchanges of both dialects replayed beside it.
 TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
-.PHONY: install conformance test lint spec faults live-proof fuzz fuzz-cli record bench clean
+.PHONY: install conformance test test-slow lint spec faults live-proof fuzz fuzz-cli record bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,18 @@ install: $(STAMP)
 conformance: $(STAMP)
 	$(PY) -m conformance run $(addprefix --target ,$(TARGETS))
 
-## Everything CI runs.
+## What a developer runs before pushing (under 5 minutes on 2 cores): lint, spec freshness,
+## types, every test but the whole-suite proofs marked `slow`. CI runs it, then test-slow.
 test: $(STAMP)
 	$(PY) -m ruff check conformance conformance_suite tests benchmarks setup.py
 	$(PY) -m conformance.tools.specbuild --check
-	$(PY) -m pytest -n auto
+	$(PY) -m mypy
+	$(PY) -m pytest -n auto --dist loadgroup -m "not slow"
+
+## The long proofs (several minutes): the quick fault matrix, the live path against two
+## correct servers. CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(PY) -m pytest -n auto --dist loadgroup -m slow
 
 ## The fault matrix: the scenario suite against every named fault of the mock (about 3 min).
 faults: $(STAMP)

@@ -19,7 +19,10 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 from urllib.parse import quote
+
+from conformance.spec import load_spec
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,7 +58,7 @@ class Operation:
     def literal_segments(self) -> int:
         return sum(1 for s in self.template.split("/") if s and not s.startswith("{"))
 
-    def _regex(self) -> re.Pattern:
+    def _regex(self) -> re.Pattern[str]:
         return _template_regex(self.template)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
@@ -89,7 +92,7 @@ def _export_columns(spec: dict) -> tuple[tuple[str, str], ...]:
 
 
 @cache
-def _template_regex(template: str) -> re.Pattern:
+def _template_regex(template: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}]+\})", template)
     pattern = "".join(
         f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
@@ -99,7 +102,7 @@ def _template_regex(template: str) -> re.Pattern:
 class Api:
     """The operation table of one dialect of the spec, and the paths tests use."""
 
-    def __init__(self, spec: dict, auth_header: str | None = None) -> None:
+    def __init__(self, spec: dict[str, Any], auth_header: str | None = None) -> None:
         ops = []
         for template, item in spec["paths"].items():
             for method in METHODS:
@@ -203,7 +206,11 @@ class Api:
     def request_args(self, name: str, batch_id: str | None = None) -> tuple[str, str]:
         """(method, path) of the operation `name` for `batch_id`."""
         op = self.operation(name)
-        return op.method, op.url(**({"batch_id": batch_id} if op.params else {}))
+        if not op.params:
+            return op.method, op.url()
+        if batch_id is None:
+            raise ValueError(f"{name} needs a batch id")
+        return op.method, op.url(batch_id=batch_id)
 
 
 def _common_prefix(templates: list[str]) -> str:
@@ -218,12 +225,27 @@ def _common_prefix(templates: list[str]) -> str:
     return "/" + "/".join(prefix)
 
 
-@cache
-def api_for(dialect: str = "elevenlabs") -> Api:
-    """The operation table of a dialect of the bundled spec (cached)."""
-    from conformance.spec import load_spec
+_apis: dict[int, Api] = {}
 
-    return Api(load_spec(dialect))
+
+def api_of(spec: dict[str, Any]) -> Api:
+    """The operation table of `spec` (built once per spec object): the one way to get one."""
+    found = _apis.get(id(spec))
+    if found is None:
+        found = _apis[id(spec)] = Api(spec)
+    return found
+
+
+def api_for(dialect: str = "elevenlabs") -> Api:
+    """The operation table of a dialect of the bundled spec: `api_of(load_spec(dialect))`."""
+    return api_of(load_spec(dialect))
+
+
+def find_operation_by_id(spec: dict[str, Any], operation_id: str
+                         ) -> tuple[str, str, dict[str, Any]]:
+    """(method, path template, operation object) of `operation_id` in `spec`."""
+    op = api_of(spec).operation(operation_id)
+    return op.method.lower(), op.template, spec["paths"][op.template][op.method.lower()]
 
 
 # ------------------------------------------------------------------------------- lifecycle
@@ -254,7 +276,7 @@ class Lifecycle:
     providers: tuple[str, ...]
 
     @classmethod
-    def from_spec(cls, spec: dict) -> Lifecycle:
+    def from_spec(cls, spec: dict[str, Any]) -> Lifecycle:
         schemas = spec["components"]["schemas"]
         out = cls(tuple(schemas[BATCH_STATUS_SCHEMA]["enum"]),
                   tuple(schemas[RECIPIENT_STATUS_SCHEMA]["enum"]),
@@ -268,7 +290,7 @@ class Lifecycle:
                                      "meaning in conformance/api.py")
         return out
 
-    def _group(self, groups: dict, name: str, values: tuple[str, ...]) -> frozenset[str]:
+    def _group(self, groups: dict[str, Any], name: str, values: tuple[str, ...]) -> frozenset[str]:
         return frozenset(v for v in groups[name] if v in values)
 
     @property

@@ -15,6 +15,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from conformance import report
+from conformance.diff.cli import add_parser as add_diff_parsers
+from conformance.resources import SPEC_PATH
+from conformance.webhooks.cli import add_parser as add_webhook_check
+
 EXIT_CANNOT_RUN = 2
 #: The suite's packages (collected with --pyargs, from a checkout or an installed wheel).
 SUITES = ("conformance_suite.scenarios", "conformance_suite.contract")
@@ -43,7 +48,7 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
                    extra: list[str]) -> list[str]:
     """How one target's run is started: the suite's own settings and plugin, whatever the
     caller's folder holds."""
-    import conformance_suite
+    import conformance_suite  # lazy: the pytest suite, only for `run`
 
     here = Path(conformance_suite.__file__).resolve().parent
     return [sys.executable, "-m", "pytest", "--pyargs", *_suite_args(suites),
@@ -54,13 +59,19 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the suites against each target (one JUnit file each), then one report of all."""
-    from conformance.targets import RunOptions, TargetError, parse_target
+    from conformance.targets import (  # lazy: targets load the mock's web stack
+        RunOptions,
+        TargetError,
+        parse_target,
+    )
 
     texts = args.target or [os.environ.get("API_TARGET", "mock")]
     extra = list(args.pytest_args)
     shard = ""
     if args.shard:
-        from conformance_suite.parallel import parse_shard
+        from conformance_suite.parallel import (
+            parse_shard,  # lazy: the pytest suite, only for `run --shard`
+        )
 
         index, count = parse_shard(args.shard)
         extra += ["--shard", f"{index}/{count}"]
@@ -93,8 +104,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from conformance import report
-    from conformance.resources import SPEC_PATH
 
     argv = [*args.junit, "--html", args.html, "--md", args.md, "--spec", str(SPEC_PATH),
             "--json", str(Path(args.html).with_name("report.json"))]
@@ -109,17 +118,20 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
               min_age_s: int = 0, env=None) -> int:
     """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed.
     Raises TargetError (one line) when the target cannot be swept at all."""
-    import httpx
+    import httpx  # lazy: only for `sweep`
 
-    from conformance.cleanup import SweepError, sweep
-    from conformance.safety import (
+    from conformance.cleanup import SweepError, sweep  # lazy: only for `sweep`
+    from conformance.safety import (  # lazy: only for `sweep`
         SafetyPolicy,
         UnsafeRequest,
         guarded_client,
         name_prefix,
         new_run_id,
     )
-    from conformance.targets import TargetError, parse_target
+    from conformance.targets import (  # lazy: targets load the mock's web stack
+        TargetError,
+        parse_target,
+    )
 
     target = parse_target(target_text, env if env is not None else os.environ)
     if not target.keeps_batches:
@@ -129,9 +141,9 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     target.check_reachable()
     api = target.api
     policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
-                          allowed_hosts=frozenset({urlsplit(target.base_url).hostname}),
+                          allowed_hosts=frozenset({urlsplit(target.base_url or "").hostname or ""}),
                           sweep_prefix=prefix)
-    with guarded_client(target.base_url, policy, headers=target._auth(None),
+    with guarded_client(target.base_url or "", policy, headers=target.auth_headers(None),
                         timeout=30.0) as client:
         try:
             swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
@@ -152,7 +164,9 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from conformance.targets import TargetError
+    from conformance.targets import (
+        TargetError,  # lazy: targets load the mock's web stack
+    )
 
     try:
         return run_sweep(args.target, prefix=args.prefix, dry_run=args.dry_run,
@@ -209,8 +223,6 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(func=cmd_sweep)
 
     # `diff` and `cassettes check` (issue 15), `webhook-check` (issue 17): their own packages.
-    from conformance.diff.cli import add_parser as add_diff_parsers
-    from conformance.webhooks.cli import add_parser as add_webhook_check
 
     add_diff_parsers(sub)
     add_webhook_check(sub)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from conformance.api import api_of
+
 #: Headers any HTTP server may send; their absence from the spec is not drift.
 ORDINARY_HEADERS = frozenset({
     "content-type", "content-length", "date", "server", "connection", "keep-alive",
@@ -56,8 +58,6 @@ class Drift:
     def observe_response(self, spec: dict, operation: str, status: int, headers, body,
                          test: str) -> None:
         """Everything in one response the spec does not declare."""
-        from conformance.spec import api_of
-
         op = api_of(spec).operation(operation)
         raw = _operation_object(spec, op)
         responses = raw.get("responses", {})

@@ -15,9 +15,46 @@ from conformance.api import (
     PROVIDER_SCHEMA,
     RECIPIENT_STATUS_SCHEMA,
     Api,
+    api_of,
 )
 from conformance.redact import Redactor
-from conformance.spec import validate_response
+from conformance.spec import schema_validator
+
+
+def validate_response(spec: dict, method: str, path: str, status: int,
+                      content_type: str | None, body: bytes) -> list[str]:
+    """Every way a response breaks the spec; an empty list when it conforms."""
+
+    found = api_of(spec).match(method, path)
+    if found is None:
+        return [f"{method.upper()} {path}: no such operation in the spec"]
+    template = found[0].template
+    op = spec["paths"][template][found[0].method.lower()]
+    where = f"{op['operationId']} {status}"
+    responses = op["responses"]
+    response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get(
+        "default")
+    if response is None:
+        return [f"{where}: status {status} is not documented (documented: "
+                f"{', '.join(sorted(responses))})"]
+    content = response.get("content") or {}
+    if not content:
+        return [] if not body else [f"{where}: body must be empty, got {len(body)} bytes"]
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in content:
+        return [f"{where}: content type {content_type!r} is not documented "
+                f"({', '.join(content)})"]
+    schema = content[media].get("schema")
+    if media != "application/json" or schema is None:
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return [f"{where}: body is not JSON ({exc})"]
+    errors = sorted(schema_validator(spec, schema).iter_errors(document),
+                    key=lambda e: list(e.absolute_path))
+    return [f"{where}: at /{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in errors[:20]]
 
 
 class ContractViolation(AssertionError):

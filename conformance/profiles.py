@@ -46,12 +46,6 @@ class Profile:
     webhooks: bool = True   # False: the vendor publishes no webhooks (its dialect has none)
     deviations: tuple[Deviation, ...] = field(default=())
 
-    @property
-    def providers(self) -> tuple[str, ...]:
-        from conformance.spec import load_spec
-
-        return tuple(load_spec(self.name)["components"]["schemas"]["TelephonyProvider"]["enum"])
-
 
 def available() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))

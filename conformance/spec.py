@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
 import jsonschema_rs
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -19,28 +21,30 @@ SPEC_URI = "urn:conformance:spec"
 
 
 @cache
-def _bundled() -> dict:
-    return yaml.safe_load(SPEC_PATH.read_text())
+def _bundled() -> dict[str, Any]:
+    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
+    return spec
 
 
 @cache
-def _load(name: str) -> dict:
+def _load(name: str) -> dict[str, Any]:
     profile = load_profile(name)
     return derive_dialect(_bundled(), profile)
 
 
-def load_spec(profile: str | Profile = "elevenlabs") -> dict:
+def load_spec(profile: str | Profile = "elevenlabs") -> dict[str, Any]:
     """The spec in a vendor's dialect (cached: treat as read-only)."""
     name = profile.name if isinstance(profile, Profile) else profile
     return _load("elevenlabs" if name == "mock" else name)
 
 
-def _registry(spec: dict) -> Registry:
-    return Registry().with_resource(
+def _registry(spec: dict[str, Any]) -> Registry[Any]:
+    registry: Registry[Any] = Registry().with_resource(
         SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
+    return registry
 
 
-def _absolute_refs(node):
+def _absolute_refs(node: Any) -> Any:
     if isinstance(node, dict):
         return {k: (SPEC_URI + v if k == "$ref" and isinstance(v, str) and v.startswith("#")
                     else _absolute_refs(v)) for k, v in node.items()}
@@ -59,27 +63,28 @@ class SchemaValidator:
     tests/self/test_fast_paths.py checks that they agree on generated valid and invalid data.
     """
 
-    def __init__(self, spec: dict, schema: dict) -> None:
+    def __init__(self, spec: dict[str, Any], schema: dict[str, Any]) -> None:
         self.reference = Draft202012Validator(_absolute_refs(copy.deepcopy(schema)),
                                               registry=_registry(spec))
         self.fast = jsonschema_rs.Draft202012Validator(
             {**schema, "components": spec.get("components", {})}, validate_formats=False)
 
-    def is_valid(self, instance) -> bool:
+    def is_valid(self, instance: Any) -> bool:
         return self.fast.is_valid(instance)
 
-    def iter_errors(self, instance):
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
         """The reference validator's errors; none without asking it when the fast path
         accepts the instance."""
         if self.fast.is_valid(instance):
             return iter(())
-        return self.reference.iter_errors(instance)
+        errors: Iterator[ValidationError] = self.reference.iter_errors(instance)
+        return errors
 
 
 _validators: dict[tuple[int, str], SchemaValidator] = {}
 
 
-def schema_validator(spec: dict, schema: dict) -> SchemaValidator:
+def schema_validator(spec: dict[str, Any], schema: dict[str, Any]) -> SchemaValidator:
     """A Draft 2020-12 validator for `schema`, whose local `$ref`s resolve in `spec`."""
     key = (id(spec), json.dumps(schema, sort_keys=True))
     validator = _validators.get(key)
@@ -87,60 +92,3 @@ def schema_validator(spec: dict, schema: dict) -> SchemaValidator:
         validator = SchemaValidator(spec, schema)
         _validators[key] = validator
     return validator
-
-
-def find_operation_by_id(spec: dict, operation_id: str):
-    """(method, path template, operation object) of `operation_id` in `spec`."""
-    from conformance.api import Api
-
-    op = Api(spec).operation(operation_id)
-    return op.method.lower(), op.template, spec["paths"][op.template][op.method.lower()]
-
-
-_apis: dict[int, object] = {}
-
-
-def api_of(spec: dict):
-    """The operation table of `spec` (built once per spec object)."""
-    from conformance.api import Api
-
-    found = _apis.get(id(spec))
-    if found is None:
-        found = _apis[id(spec)] = Api(spec)
-    return found
-
-
-def validate_response(spec: dict, method: str, path: str, status: int,
-                      content_type: str | None, body: bytes) -> list[str]:
-    """Every way a response breaks the spec; an empty list when it conforms."""
-
-    found = api_of(spec).match(method, path)
-    if found is None:
-        return [f"{method.upper()} {path}: no such operation in the spec"]
-    template = found[0].template
-    op = spec["paths"][template][found[0].method.lower()]
-    where = f"{op['operationId']} {status}"
-    responses = op["responses"]
-    response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get(
-        "default")
-    if response is None:
-        return [f"{where}: status {status} is not documented (documented: "
-                f"{', '.join(sorted(responses))})"]
-    content = response.get("content") or {}
-    if not content:
-        return [] if not body else [f"{where}: body must be empty, got {len(body)} bytes"]
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media not in content:
-        return [f"{where}: content type {content_type!r} is not documented "
-                f"({', '.join(content)})"]
-    schema = content[media].get("schema")
-    if media != "application/json" or schema is None:
-        return []
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        return [f"{where}: body is not JSON ({exc})"]
-    errors = sorted(schema_validator(spec, schema).iter_errors(document),
-                    key=lambda e: list(e.absolute_path))
-    return [f"{where}: at /{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in errors[:20]]

@@ -6,12 +6,13 @@ earlier plugin)."""
 
 import pytest
 
+from conformance.cassettes import vcr_filters
+
 
 @pytest.fixture(scope="module")
 def vcr_config(target):
     """Keys never reach a cassette (redacted by value wherever they travel: headers of any
     name, query, body); requests match on method, path and query only."""
-    from conformance.cassettes import vcr_filters
 
     return {
         **vcr_filters(target.redactor),

@@ -12,6 +12,8 @@ import pytest
 from conformance import requirements as reqs
 from conformance.api import fictional_number, fictional_numbers, fictional_whatsapp_id
 from conformance.exchanges import ResponseValidator
+from conformance.safety import name_prefix as prefix
+from conformance.safety import new_run_id
 from conformance.targets import RECORDED_RUN_ID, Target
 from conformance_suite.plugin import (
     UNKNOWN_ID,
@@ -62,7 +64,6 @@ def _own_record(request, validator):
 def run_id(target) -> str:
     """This run's id; every batch name starts with its prefix so leftovers can be swept.
     Recording and replaying cassettes use a fixed one, so replayed names echo as recorded."""
-    from conformance.safety import new_run_id
 
     if target.uses_cassettes:
         return RECORDED_RUN_ID
@@ -71,7 +72,6 @@ def run_id(target) -> str:
 
 @pytest.fixture(scope="session")
 def name_prefix(run_id) -> str:
-    from conformance.safety import name_prefix as prefix
 
     return prefix(run_id)
 
@@ -215,7 +215,9 @@ class Numbers:
 @pytest.fixture(scope="session")
 def numbers() -> Numbers:
     """Fictional numbers by outcome: numbers.fails, numbers.completes, numbers.completing(n)."""
-    from conformance.mock.outcomes import NUMBERS
+    from conformance.mock.outcomes import (
+        NUMBERS,  # lazy: the mock, only when the target is the mock
+    )
 
     return Numbers(NUMBERS)
 

@@ -20,6 +20,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from _pytest.junitxml import xml_key
+
+from conformance import requirements as reqs
 
 _KEY = "conformance_suite_properties"
 
@@ -53,7 +56,6 @@ def pytest_collection_modifyitems(config, items):
 def suite_properties(config) -> list[tuple[str, str]]:
     """The properties the plugin's `_suite_properties` fixture records, from the same
     sources (this process's target, requirement table, coverage and drift)."""
-    from conformance import requirements as reqs
 
     target = getattr(config, "conformance_target", None)
     if target is None:
@@ -74,7 +76,6 @@ def pytest_sessionfinish(session):
 def pytest_testnodedown(node, error):
     """Controller: add a finished worker's suite properties to the JUnit file, and its
     drift to the controller's own record."""
-    from _pytest.junitxml import xml_key
 
     sent = getattr(node, "workeroutput", {}).get(_KEY)
     if not sent:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from conformance import requirements as reqs
 from conformance.drift import Drift
 from conformance.exchanges import Coverage
+from conformance.profiles import ProfileError, load_deviations_file
 from conformance.targets import RunOptions, Target, TargetError, parse_target
 
 SUITE = Path(__file__).resolve().parent
@@ -51,7 +54,16 @@ def _recording(config) -> bool:
     return (config.getoption("--record-mode", None) or "none") != "none"
 
 
+def _hypothesis_home() -> None:
+    """Hypothesis keeps caches (constants, unicode data) in `.hypothesis/` of the current folder
+    unless told otherwise: a run from any folder leaves nothing there (HYPOTHESIS_STORAGE_DIRECTORY
+    still wins)."""
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "conformance-hypothesis")
+
+
 def pytest_configure(config):
+    _hypothesis_home()
     config.addinivalue_line("markers", "requirement(id): the requirement (conformance/"
                             "requirements.toml) this test checks")
     config.addinivalue_line("markers", "no_cassette: its exchanges cannot be recorded (e.g. "
@@ -111,7 +123,6 @@ def _check_requirements(items) -> None:
 def _deviations(target: Target):
     deviations = list(target.deviations_profile.deviations)
     if os.environ.get("CONFORMANCE_DEVIATIONS"):
-        from conformance.profiles import ProfileError, load_deviations_file
 
         try:
             deviations += load_deviations_file(os.environ["CONFORMANCE_DEVIATIONS"])

@@ -55,7 +55,9 @@ def webhook_setup(request, target):
     if not target.profile.webhooks:
         pytest.skip(f"the {target.dialect} dialect publishes no webhooks ({target.dialect}.toml)")
     if target.in_process:
-        from conformance.mock.clock import ManualClock
+        from conformance.mock.clock import (
+            ManualClock,  # lazy: the mock, only when the target is the mock
+        )
 
         holder: dict = {}
         receiver = Receiver(clock=lambda: holder["store"].now()).start()   # see `receiver`

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from conformance.exchanges import validate_response
 from conformance.profiles import VENDORS, derive_dialect, load_profile
-from conformance.spec import validate_response
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 

@@ -10,6 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from conformance.diff import ContractError, cassettes, diff_files, load_contract, render
+from conformance.diff.cassettes import CASSETTES
+from conformance.diff.normalize import RefError
+from conformance.diff.render import FORMATS
+from conformance.diff.rules import LEVELS, at_or_above
+
 EXIT_OK, EXIT_FOUND, EXIT_CANNOT_RUN = 0, 1, 2
 
 
@@ -19,9 +25,6 @@ def _fail(message: str) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from conformance.diff import ContractError, diff_files, render
-    from conformance.diff.normalize import RefError
-    from conformance.diff.rules import at_or_above
 
     try:
         changes = diff_files(args.old, args.new, as_published=args.as_published)
@@ -38,7 +41,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_cassettes_check(args: argparse.Namespace) -> int:
-    from conformance.diff import ContractError, cassettes, load_contract
 
     try:
         spec = load_contract(args.spec)
@@ -58,8 +60,6 @@ def cmd_cassettes_check(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> None:
     """Register `diff` and `cassettes` on the `conformance` command line."""
-    from conformance.diff.render import FORMATS
-    from conformance.diff.rules import LEVELS
 
     diff = subparsers.add_parser(
         "diff", help="what changed between two contracts, judged for clients",
@@ -75,7 +75,6 @@ def add_parser(subparsers) -> None:
                       help="compare vendor files as extracted, without the bundled overlay")
     diff.set_defaults(func=cmd_diff)
 
-    from conformance.diff.cassettes import CASSETTES
 
     tapes = subparsers.add_parser("cassettes", help="committed cassettes against a spec")
     tapes_sub = tapes.add_subparsers(dest="cassettes_command", required=True)

@@ -68,7 +68,7 @@ def _undo(doc: dict, step: tuple) -> dict:
 
 
 def _label(step: tuple) -> str:
-    return WHAT["path"] if step[0] == "path" else WHAT.get(step[2], WHAT.get(step[1]))
+    return WHAT["path"] if step[0] == "path" else WHAT.get(step[2], WHAT.get(step[1], ""))
 
 
 def _sdk(file: str, **node) -> dict:

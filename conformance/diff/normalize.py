@@ -5,6 +5,7 @@ alternative, `null` in an enum) read as the same `nullable` flag."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_REF_HOPS = 64
 
@@ -28,10 +29,10 @@ def resolve_pointer(doc: dict, ref: str):
     return node
 
 
-def deref(doc: dict, node) -> tuple[object, str | None]:
+def deref(doc: dict, node: Any) -> tuple[Any, str | None]:
     """Follow a chain of `$ref`s; the last schema name followed, if any."""
     name = None
-    seen = set()
+    seen: set[str] = set()
     while isinstance(node, dict) and isinstance(node.get("$ref"), str):
         ref = node["$ref"]
         if ref in seen or len(seen) > MAX_REF_HOPS:

@@ -43,7 +43,7 @@ def operation_id(case) -> str | None:
 def base_path_of(case) -> str:
     """The dialect's base path: the case's template less the operation's own suffix."""
     reference = api_for("elevenlabs")
-    op = reference.by_id.get(operation_id(case))
+    op = reference.by_id.get(operation_id(case) or "")
     if op is None:
         return case.operation.path.rsplit("/", 1)[0]
     suffix = op.template[len(reference.base_path):]
@@ -91,7 +91,7 @@ def follow_up(ctx, case, op_id: str, batch_id: str):
 
     def send():
         if "app" in kwargs:
-            from schemathesis import transport
+            from schemathesis import transport  # lazy: schemathesis, only when fuzzing
 
             return transport.get(kwargs["app"]).send(follow, **kwargs)
         return schema.transport.send(follow, **kwargs)

@@ -83,8 +83,8 @@ def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | Non
     recipients = recipients if isinstance(recipients, list) else []
     safe = []
     for index, recipient in enumerate(recipients[:max_recipients] or [{}]):
-        item = ({"whatsapp_user_id": fictional_whatsapp_id(index)} if whatsapp
-                else {"phone_number": mixed_number(index)})
+        item: dict[str, Any] = ({"whatsapp_user_id": fictional_whatsapp_id(index)} if whatsapp
+                                else {"phone_number": mixed_number(index)})
         if isinstance(recipient, dict):
             if isinstance(recipient.get("id"), str):
                 item["id"] = recipient["id"]
@@ -135,7 +135,7 @@ def requests_session(client):
     """A `requests.Session` whose every request goes out through the httpx `client`, so
     requests a Schemathesis check re-sends (ignored_auth, our follow-up GETs) pass the live
     guard too."""
-    import requests
+    import requests  # lazy: requests (schemathesis' transport), only when fuzzing live
 
     class _Adapter(requests.adapters.BaseAdapter):
         def send(self, request, **_):

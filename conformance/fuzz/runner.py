@@ -16,6 +16,7 @@ from conformance.fuzz.world import (
     pin_batch_id,
     pin_query,
 )
+from conformance.targets import MOCK_KEYS
 
 
 class Reachability:
@@ -24,9 +25,9 @@ class Reachability:
     fail, not pass."""
 
     def __init__(self) -> None:
-        self.statuses: dict[str, dict[int, int]] = {}
+        self.statuses: dict[str | None, dict[int, int]] = {}
 
-    def record(self, operation: str, status: int) -> None:
+    def record(self, operation: str | None, status: int) -> None:
         table = self.statuses.setdefault(operation, {})
         table[status] = table.get(status, 0) + 1
 
@@ -71,7 +72,7 @@ class CaseRunner:
         #: Live: the vendor's WhatsApp number, when configured (drawn WhatsApp batches kept).
         self.whatsapp_id = None if target.in_process else target.whatsapp_phone_number_id()
         self.live_run = live_run
-        self.headers = target._auth(None)
+        self.headers = target.auth_headers(None)
         self.reach = Reachability()
         self.operation: str | None = None
         self.live_submits = 0
@@ -97,8 +98,7 @@ class CaseRunner:
         else:
             self._live(case, op)
 
-    def _in_process(self, case, op: str) -> None:
-        from conformance.targets import MOCK_KEYS
+    def _in_process(self, case, op: str | None) -> None:
 
         # The world's batches belong to the mock's first workspace, whatever key this run
         # sends (a wrong one must see 401s, not a crash).
@@ -120,7 +120,7 @@ class CaseRunner:
 
     # -- live --------------------------------------------------------------------------------
 
-    def _held_body(self) -> dict:
+    def _held_body(self) -> dict | None:
         return live_safe_body({}, self.name_prefix, int(time.time()), agent_id=self.agent_id)
 
     def _finished_batch(self) -> str | None:
@@ -140,7 +140,7 @@ class CaseRunner:
             "status") in finished, what="a dispatched batch finishing")
         return batch_id
 
-    def _live_batches(self, op: str) -> list[str]:
+    def _live_batches(self, op: str | None) -> list[str]:
         """Batches this runner created for its cases: one held batch (for retry, one that has
         finished, when dispatch is allowed). Other tests' batches may be gone already."""
         if op == "retryBatchCall" and self.target.may_dispatch:
@@ -182,14 +182,16 @@ class CaseRunner:
         does not judge that case unless the target is strict."""
         if not self.drawn_id or self.target.strict:
             return []
-        from schemathesis.specs.openapi.checks import positive_data_acceptance
+        from schemathesis.specs.openapi.checks import (
+            positive_data_acceptance,  # lazy: schemathesis, only when fuzzing
+        )
 
         return [positive_data_acceptance]
 
     def _skip(self, reason: str) -> None:
         self.unsendable[reason] = self.unsendable.get(reason, 0) + 1
 
-    def _live(self, case, op: str) -> None:
+    def _live(self, case, op: str | None) -> None:
         positive = is_positive(case)
         if self.live_sent[positive] >= self.max_live_cases // 2:
             kind = "positive" if positive else "negative"

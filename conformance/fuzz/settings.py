@@ -13,6 +13,7 @@ from schemathesis.config import SchemathesisConfig
 
 from conformance.fuzz import _compat
 from conformance.resources import FUZZ_SETTINGS
+from conformance.spec import load_spec
 
 #: `CONFORMANCE_FUZZ=deep`: the nightly run (more examples, longer stateful runs).
 DEEP = {
@@ -54,7 +55,6 @@ def load_config(level: str | None = None) -> SchemathesisConfig:
 
 def load_schema(dialect: str, level: str | None = None):
     """The dialect of the bundled spec as a Schemathesis schema."""
-    from conformance.spec import load_spec
 
     return schemathesis.openapi.from_dict(copy.deepcopy(load_spec(dialect)),
                                           config=load_config(level))

@@ -127,7 +127,9 @@ def credentials_for(case, headers: Mapping[str, str]) -> dict[str, str]:
     key, which the run's own key must not paper over)."""
     meta = case.meta
     if meta is not None and not meta.generation.mode.is_positive:
-        from schemathesis.core.parameters import ParameterLocation
+        from schemathesis.core.parameters import (
+            ParameterLocation,  # lazy: schemathesis, only when fuzzing
+        )
 
         if meta.is_negative_at(ParameterLocation.HEADER):
             return {}
@@ -141,7 +143,9 @@ def pin_batch_id(case, world: World) -> None:
         return
     meta = case.meta
     if meta is not None and not meta.generation.mode.is_positive:
-        from schemathesis.core.parameters import ParameterLocation
+        from schemathesis.core.parameters import (
+            ParameterLocation,  # lazy: schemathesis, only when fuzzing
+        )
 
         if meta.is_negative_at(ParameterLocation.PATH):
             return
@@ -161,7 +165,7 @@ def pin_query(case, world: World | None = None) -> None:
     if not is_positive(case) or not isinstance(case.query, dict):
         return
     op = operation_id(case)
-    minimum = QUERY_MINIMUM.get(op)
+    minimum = QUERY_MINIMUM.get(op or "")
     limit = case.query.get("limit")
     if minimum is not None and isinstance(limit, int) and not isinstance(limit, bool) \
             and limit < minimum:

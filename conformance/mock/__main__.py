@@ -8,8 +8,9 @@ import sys
 
 from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
 from conformance.mock.choices import NAMED as CHOICE_SETS
-from conformance.mock.clock import DEFAULT_START, ManualClock, WallClock
+from conformance.mock.clock import DEFAULT_START, Clock, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
+from conformance.mock.heap import HeapPolicy
 from conformance.mock.server import uvicorn_options
 
 
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in FAULTS.values():
             print(f"{f.name:40} {f.category:12} {f.description}")
         return 0
+    clock: Clock
     if args.clock == "manual":
         clock = ManualClock(args.start) if args.start is not None else ManualClock()
     else:
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownFault, ValueError) as exc:
         print(f"conformance-mock: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
+    import uvicorn  # lazy: the server stack, only when serving
 
     profile = app.state.profile
     print(f"conformance-mock: {profile.name} dialect at http://{args.host}:{args.port}"
@@ -103,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{_webhook_line(app)}",
           file=sys.stderr)
     if not args.no_gc_freeze:
-        from conformance.mock.heap import HeapPolicy
 
         HeapPolicy(app.state.store).freeze()   # start-up: modules, spec, validators
     # The app sends Date in mock time (ClockDate); uvicorn's would be wall time.

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conformance.mock.errors import ApiError
+from conformance.mock.faults import FAULTS
 from conformance.mock.shaping import dumps
 from conformance.mock.validation import read_body, read_json
 
@@ -65,7 +66,6 @@ class Admin:
         return _json(200, {"reset": True, **self._clock_body()})
 
     async def faults(self, request: Request) -> Response:
-        from conformance.mock.faults import FAULTS
 
         return _json(200, {
             "active": list(self.parts.faults),

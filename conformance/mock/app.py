@@ -30,12 +30,15 @@ from conformance.mock.choices import Choices, load_choices
 from conformance.mock.clock import Clock, ManualClock
 from conformance.mock.errors import ApiError, ErrorBuilder
 from conformance.mock.fastpath import FastPaths
+from conformance.mock.faults import apply_faults, resolve_faults
 from conformance.mock.ids import well_formed_id
 from conformance.mock.outcomes import DEFAULT_OUTCOMES
 from conformance.mock.shaping import CachingEncoder, Encoder, Shaper, dumps
 from conformance.mock.store import InvalidCursor, InvalidState, NotFound, QuotaExceeded, Store
 from conformance.mock.validation import RequestValidator, read_body, read_json
+from conformance.mock.webhooks import admin_endpoint, attach_webhooks
 from conformance.profiles import Profile, load_profile
+from conformance.redact import fingerprint
 from conformance.spec import load_spec
 
 __all__ = ["DEFAULT_KEYS", "MAX_BODY_BYTES", "AppParts", "create_app", "key_fingerprint"]
@@ -56,7 +59,6 @@ def workspace_of(key: str) -> str:
 
 def key_fingerprint(key: str) -> str:
     """How a key is named in logs: a sha256 prefix, no character of the key itself."""
-    from conformance.redact import fingerprint
 
     return fingerprint(key)
 
@@ -339,7 +341,6 @@ def create_app(profile: str | Profile = "elevenlabs",
       loopback URL (conformance/mock/webhooks.py); webhook_retries (default on),
       webhook_sender (inject the HTTP POST), webhook_background (a thread sends, served).
     """
-    from conformance.mock.faults import apply_faults, resolve_faults
 
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     chosen = load_choices(choices)
@@ -358,7 +359,6 @@ def create_app(profile: str | Profile = "elevenlabs",
         shaper=Shaper(spec), errors=errors, status=dict(DEFAULT_STATUS), choices=chosen,
         max_body_bytes=max_body_bytes, faults=tuple(f.name for f in fault_list), admin=admin,
         keys=key_map)
-    from conformance.mock.webhooks import admin_endpoint, attach_webhooks
 
     parts.webhooks = attach_webhooks(parts, webhook_url, webhook_secret, retries=webhook_retries,
                                      sender=webhook_sender, background=webhook_background)
@@ -380,7 +380,8 @@ def create_app(profile: str | Profile = "elevenlabs",
     if admin:
         routes += admin_routes(parts)
         routes.append(Route(f"{ADMIN_PREFIX}/webhooks", admin_endpoint(parts), methods=["GET"]))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception},
+    handlers: dict[Any, Any] = {HTTPException: _http_exception}
+    app = Starlette(routes=routes, exception_handlers=handlers,
                     middleware=[*([Middleware(FastPaths, parts=parts)] if fast_paths else []),
                                 Middleware(ClockDate, clock=clock)])
     app.state.parts = parts

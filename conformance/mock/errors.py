@@ -146,12 +146,12 @@ def pydantic_errors(error, prefix: list) -> list[dict]:
         return [item("string_pattern_mismatch", loc, f"String should match pattern '{value}'",
                       inst, {"pattern": value})]
     if keyword == "enum":
-        expected = _expected(value)
-        return [item("enum", loc, f"Input should be {expected}", inst, {"expected": expected})]
+        one_of = _expected(value)
+        return [item("enum", loc, f"Input should be {one_of}", inst, {"expected": one_of})]
     if keyword == "const":
-        expected = _expected([value])
-        return [item("literal_error", loc, f"Input should be {expected}", inst,
-                      {"expected": expected})]
+        one_of = _expected([value])
+        return [item("literal_error", loc, f"Input should be {one_of}", inst,
+                      {"expected": one_of})]
     if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(inst, dict):
         allowed = set(error.schema.get("properties", {}))
         return [item("extra_forbidden", loc + [k], "Extra inputs are not permitted", v)

@@ -72,7 +72,8 @@ class IndexQueue:
     __slots__ = ("_next", "_stop", "_more")
 
     def __init__(self, n: int = 0) -> None:
-        self._next, self._stop, self._more = 0, n, deque()
+        self._next, self._stop = 0, n
+        self._more: deque[int] = deque()
 
     def __bool__(self) -> bool:
         return self._next < self._stop or bool(self._more)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -32,7 +33,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._header_bytes = 0
         self._error_status = 400
-        self._read_timer = self.loop.call_later(self.read_timeout, self._read_timed_out)
+        self._read_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self.read_timeout, self._read_timed_out)
 
     def connection_lost(self, exc) -> None:
         self._cancel_read_timer()

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from conformance.mock.protocol import BoundedHttpToolsProtocol
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -20,7 +22,6 @@ def uvicorn_options() -> dict:
     """The options the mock is served with (README "Bounds"): the bounded httptools
     protocol (header size, read timeout, JSON 400), keep-alive 5 s, no uvicorn Date header
     (the app sends its own, in mock time)."""
-    from conformance.mock.protocol import BoundedHttpToolsProtocol
 
     return {"http": BoundedHttpToolsProtocol, "timeout_keep_alive": 5, "date_header": False,
             "h11_max_incomplete_event_size": 16 * 1024}

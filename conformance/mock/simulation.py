@@ -13,8 +13,10 @@ transition. `Store` (store.py) adds the operations and the hook points this call
 from __future__ import annotations
 
 import heapq
+from typing import Any
 
 from conformance.api import lifecycle
+from conformance.mock.choices import Choices
 from conformance.mock.ids import digest
 from conformance.mock.model import Batch, Recipient, Transition
 from conformance.mock.outcomes import FAILS, Outcome, Step, plan
@@ -24,8 +26,18 @@ _NO_CONTACT = plan(Outcome(FAILS))
 
 
 class Simulation:
-    """State the subclass sets up: `_events`, `_event_seq`, `_by_seq`, `_conversation_seq`,
-    `history`, `record_history`, `seed`, `outcomes`, `choices`."""
+    """State the subclass (`Store`) sets up in its `__init__`, declared here."""
+
+    _events: list[tuple[int, int, str, int, int, int]]
+    _event_seq: int
+    _by_seq: dict[int, Batch]
+    _conversation_seq: int
+    history: list[Transition]
+    record_history: bool
+    seed: str
+    outcomes: Any
+    choices: Choices
+    listeners: list[Any]
 
     def fill_slots(self, batch: Batch) -> int:   # hook point, see store.HOOKS
         return batch.concurrency
@@ -39,7 +51,8 @@ class Simulation:
 
     def _log(self, at: int, batch: Batch, recipient: Recipient | None, old, new) -> None:
         if self.record_history:
-            self.history.append(Transition(at, batch.id, recipient and recipient.id, old, new))
+            self.history.append(Transition(at, batch.id, recipient.id if recipient else None,
+                                           old, new))
 
     def _batch_to(self, batch: Batch, status: str, at: int) -> None:
         self._log(at, batch, None, batch.status, status)

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import Any
 
+import yaml
+
 from conformance.report.baseline import (
     BaselineError,
     compare,
@@ -28,7 +30,6 @@ def _load_structured(path: str) -> Any:
         text = f.read()
     if path.lower().endswith(".json"):
         return json.loads(text)
-    import yaml  # pyyaml is a project dependency
 
     return yaml.safe_load(text)
 

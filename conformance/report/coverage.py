@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.api import Api
 from conformance.report.model import EXERCISED, Run
 
 
@@ -96,7 +97,6 @@ def universe_from_spec(spec: dict, transitions: Any = None) -> dict:
     * transitions: passed in (``{"batch": ["pending->in_progress", ...], ...}``), else the
       spec's ``x-transitions`` in the same shape, if any.
     """
-    from conformance.api import Api
 
     api = Api(spec)
     ops = list(api.ids)

@@ -7,7 +7,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -91,6 +91,10 @@ class _Plan:
 
     op: str | None
     call_name: str | None = None
+
+
+#: How a check refuses: `raise refuse(reason, rule)`.
+Refuse = Callable[[str, str], "UnsafeRequest"]
 
 
 def _calls_someone(body: Any) -> bool:
@@ -197,7 +201,7 @@ class _Guard:
             raise refuse(f"{op.name} of batch {batch_id!r} not created by this run", "owner")
         return _Plan(None)
 
-    def _no_real_numbers_in_query(self, request: httpx.Request, refuse) -> None:
+    def _no_real_numbers_in_query(self, request: httpx.Request, refuse: Refuse) -> None:
         """A server may merge query parameters into the body: they are scanned too."""
         if self.policy.allow_any_phone:
             return
@@ -207,7 +211,7 @@ class _Guard:
             raise refuse(f"what may be a real phone number in the query at {real[0]} (only "
                          "+1NXX5550100..0199 is sent)", "phone")
 
-    def _no_real_numbers(self, request: httpx.Request, refuse) -> Any:
+    def _no_real_numbers(self, request: httpx.Request, refuse: Refuse) -> Any:
         if not request.content:
             return None
         if request.headers.get("content-encoding", "identity").lower() != "identity":
@@ -230,7 +234,7 @@ class _Guard:
                              "+1NXX5550100..0199 is sent)", "phone")
         return body
 
-    def _submit(self, request: httpx.Request, refuse, reserve: bool) -> _Plan:
+    def _submit(self, request: httpx.Request, refuse: Refuse, reserve: bool) -> _Plan:
         p = self.policy
         if not request.content:
             body = None
@@ -243,6 +247,7 @@ class _Guard:
             if not isinstance(name, str) or not name.startswith(p.name_prefix):
                 raise refuse(f"call_name {name!r} does not start with {p.name_prefix!r}",
                              "name")
+            assert isinstance(body, dict) and isinstance(recipients, list)  # _calls_someone
             for i, recipient in enumerate(recipients):
                 if not isinstance(recipient, dict):
                     continue
@@ -268,7 +273,7 @@ class _Guard:
                 self.ledger.recipients_sent += count
         return _Plan("submit", call_name=name if isinstance(name, str) else None)
 
-    def _held(self, when: Any, refuse) -> None:
+    def _held(self, when: Any, refuse: Refuse) -> None:
         """The batch must not start: an integer schedule inside the policy's window."""
         p = self.policy
         if when is None:
@@ -307,7 +312,7 @@ class _Guard:
                 with self.ledger._lock:
                     self.ledger.orphans.append(plan.call_name or "")
             return
-        items: Iterable[Any] = ()
+        items: Any = ()
         if isinstance(data, dict):
             items = data.get("batch_calls") if plan.op == "list" else [data]
         prefix = self.policy.sweep_prefix
@@ -315,7 +320,8 @@ class _Guard:
             if not isinstance(item, dict):
                 continue
             batch_id, name = item.get("id"), item.get("name")
-            if isinstance(batch_id, str) and isinstance(name, str) and name.startswith(prefix):
+            if (isinstance(batch_id, str) and isinstance(name, str) and prefix is not None
+                    and name.startswith(prefix)):
                 with self.ledger._lock:
                     self.ledger.sweepable[batch_id] = name
 

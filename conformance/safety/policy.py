@@ -17,6 +17,7 @@ import httpx
 from conformance.api import (
     MIN_SCHEDULE_AHEAD_S,
     Api,
+    api_for,
 )
 
 #: Every batch this suite creates is named ``cst-<run id>-...``.
@@ -119,7 +120,6 @@ class SafetyPolicy:
     @property
     def api(self) -> Api:
         """The operation table, with its paths under this policy's base path."""
-        from conformance.api import api_for
 
         return api_for("elevenlabs").rebased(self.base_path)
 

@@ -40,7 +40,7 @@ def _mark_redirect(request: httpx.Request, response: httpx.Response) -> None:
 class _GuardedTransport:
     """What both transports share: the guard, its ledger and `explain`."""
 
-    def __init__(self, inner, policy: SafetyPolicy, ledger: Ledger | None = None) -> None:
+    def __init__(self, inner: Any, policy: SafetyPolicy, ledger: Ledger | None = None) -> None:
         self.inner = inner
         self.policy = policy
         self._guard = _Guard(policy, ledger)
@@ -59,7 +59,7 @@ class SafetyTransport(_GuardedTransport, httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
         plan = self._guard.before(request)
-        response = self.inner.handle_request(request)
+        response: httpx.Response = self.inner.handle_request(request)
         _mark_redirect(request, response)
         if not self._guard.wants_body(plan, response):
             return response
@@ -84,7 +84,7 @@ class AsyncSafetyTransport(_GuardedTransport, httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         plan = self._guard.before(request)
-        response = await self.inner.handle_async_request(request)
+        response: httpx.Response = await self.inner.handle_async_request(request)
         _mark_redirect(request, response)
         if not self._guard.wants_body(plan, response):
             return response

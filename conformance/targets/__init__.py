@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 
-from conformance.profiles import VENDORS
-from conformance.targets.base import RunOptions, Target, TargetError
+from conformance.targets.base import Env, LiveRun, RunOptions, Target, TargetError
 from conformance.targets.cassette import RECORDED_RUN_ID, CassetteTarget
-from conformance.targets.live import LiveRun, LiveTarget
+from conformance.targets.live import LiveTarget
 from conformance.targets.mock import MOCK_KEYS, MockTarget
 
 __all__ = ["KINDS", "MOCK_KEYS", "RECORDED_RUN_ID", "CassetteTarget", "LiveRun", "LiveTarget",
@@ -27,12 +26,8 @@ KINDS: dict[str, type[Target]] = {cls.kind: cls for cls in (MockTarget, Cassette
 FORMS = "mock, mock:<fault>, cassette:<vendor> or live:<vendor>"
 
 
-def check_vendor(text: str, vendor: str) -> None:
-    if vendor not in VENDORS:
-        raise TargetError(f"{text}: unknown vendor {vendor!r} (known: {', '.join(VENDORS)})")
-
-
-def parse_target(text: str, env=os.environ, options: RunOptions | None = None) -> Target:
+def parse_target(text: str, env: Env = os.environ, options: RunOptions | None = None
+                 ) -> Target:
     """The target a `--target` string names; TargetError (one line) when it names none."""
     kind, _, arg = text.partition(":")
     cls = KINDS.get(kind)

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from conformance.api import FAR_FUTURE_S, Api
-from conformance.profiles import Profile, load_profile
+from conformance.profiles import VENDORS, Profile, load_profile
 from conformance.redact import Redactor, fingerprint
 from conformance.resources import CASSETTES
+from conformance.safety import Ledger, SafetyPolicy, SafetyTransport
+from conformance.spec import load_spec
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+#: The environment a target reads (os.environ, or a test's own mapping).
+Env = Mapping[str, str]
+#: What every response of a client passes through (the suite's spec validation).
+Validator = Callable[[httpx.Response], Any]
+#: `wait(predicate, *, within=, step=, what=)`: the value once `predicate()` is truthy.
+Wait = Callable[..., Any]
 
 #: The WhatsApp number id the mock and the cassettes use (`make record` sets it as the live
 #: target's <VENDOR>_WHATSAPP_PHONE_NUMBER_ID so recorded bodies replay).
@@ -35,6 +48,12 @@ class TargetError(Exception):
     """The suite cannot run against this target; the message is one line for the user."""
 
 
+def check_dialect(text: str, dialect: str) -> None:
+    """`dialect` (the `<dialect>` of `live:<dialect>`, `cassette:<dialect>`) has a profile."""
+    if dialect not in VENDORS:
+        raise TargetError(f"{text}: unknown dialect {dialect!r} (known: {', '.join(VENDORS)})")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What the user allowed for this run (pytest options of the same names)."""
@@ -45,8 +64,25 @@ class RunOptions:
     recording: bool = False        # live: exchanges are being recorded into cassettes
 
 
+@dataclass
+class LiveRun:
+    """The run's one guard: policy, ledger and caps shared by every client (live targets)."""
+
+    transport: SafetyTransport
+    prefix: str
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.transport.ledger
+
+    @property
+    def policy(self) -> SafetyPolicy:
+        return self.transport.policy
+
+
 class Target:
-    """One place requests go. Subclasses register a `kind` (conformance.targets)."""
+    """One place requests go. Subclasses register a `kind` (conformance.targets) and build
+    themselves from a `--target` string with `from_arg`."""
 
     kind: ClassVar[str]
     #: Controls its own clock: `eventually` moves time instead of waiting for it.
@@ -62,7 +98,7 @@ class Target:
 
     def __init__(self, text: str, dialect: str, *, options: RunOptions | None = None,
                  base_url: str | None = None, api_key: str | None = None,
-                 other_api_key: str | None = None, env=os.environ) -> None:
+                 other_api_key: str | None = None, env: Env = os.environ) -> None:
         self.text = text
         self.dialect = dialect
         self.options = options or RunOptions()
@@ -70,6 +106,11 @@ class Target:
         self._api_key = api_key
         self._other_api_key = other_api_key
         self.env = env
+
+    @classmethod
+    def from_arg(cls, text: str, arg: str, env: Env, options: RunOptions) -> Target:
+        """The target `text` names (`arg`: what follows `<kind>:`); TargetError if none."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:  # keys as fingerprints only: a repr lands in failure output
         return (f"{type(self).__name__}({self.text!r}, base_url={self.base_url!r}, "
@@ -95,9 +136,7 @@ class Target:
         return self.profile
 
     @cached_property
-    def spec(self) -> dict:
-        from conformance.spec import load_spec
-
+    def spec(self) -> dict[str, Any]:
         return load_spec(self.dialect)
 
     @cached_property
@@ -153,41 +192,45 @@ class Target:
 
     # -- a run and its tests ---------------------------------------------------------------
 
-    def start_run(self, run_id: str, prefix: str, *, workers: int = 1):
+    def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun | None:
         """Per-run state shared by every client of the run (the live guard); None here."""
         return None
 
-    def end_run(self, run) -> None:
-        """Undo what the run left (live: cancel and delete every batch it created)."""
+    def end_run(self, run: LiveRun | None) -> dict[str, str]:
+        """Undo what the run left (live: cancel and delete every batch it created);
+        {batch id: why it could not be removed}."""
+        return {}
 
-    def new_app(self):
+    def new_app(self, dialect: str | None = None, **kw: Any) -> Starlette | None:
         """A fresh in-process server for one test (the mock); None elsewhere."""
         return None
 
-    def client(self, *, validator, api_key: str | None = None, app=None, run=None
-               ) -> httpx.Client:
+    def client(self, *, validator: Validator, api_key: str | None = None,
+               app: Starlette | None = None, run: LiveRun | None = None) -> httpx.Client:
         """A client whose every response passes through `validator`. `api_key=""` sends
         none."""
-        return httpx.Client(base_url=self.base_url, headers=self._auth(api_key),
+        return httpx.Client(base_url=self.base_url or "", headers=self.auth_headers(api_key),
                             event_hooks={"response": [validator]},
                             transport=self.transport(run), trust_env=False, timeout=30.0)
 
-    def transport(self, run) -> httpx.BaseTransport | None:
+    def transport(self, run: LiveRun | None) -> httpx.BaseTransport | None:
         return None
 
-    def _auth(self, api_key: str | None) -> dict:
+    def auth_headers(self, api_key: str | None = None) -> dict[str, str]:
+        """The auth header of this target's dialect with `api_key` (default: the target's
+        key; `""`: none)."""
         key = self.api_key if api_key is None else api_key
         return {self.profile.auth_header: key} if key else {}
 
-    def refusal(self, run, method: str, url: str, *, json: Any = None,
-                content: bytes | None = None, headers: dict | None = None) -> str | None:
+    def refusal(self, run: LiveRun | None, method: str, url: str, *, json: Any = None,
+                content: bytes | None = None, headers: dict[str, str] | None = None
+                ) -> str | None:
         """Why this target's guard would refuse the request (None: it would be sent)."""
         return None
 
-    def clock(self, app, client: httpx.Client) -> Callable[[], int]:
+    def clock(self, app: Starlette | None, client: httpx.Client) -> Callable[[], int]:
         """The target's current unix time: here the server's own `Date` header (a vendor's
         clock, or a served mock's sped-up one)."""
-        from email.utils import parsedate_to_datetime
 
         list_path = self.api.list()
 
@@ -197,10 +240,11 @@ class Target:
 
         return server_now
 
-    def eventually(self, app) -> Callable[..., Any]:
+    def eventually(self, app: Starlette | None) -> Wait:
         """`wait(predicate, within=, step=, what=)`: polls with backoff until a deadline."""
 
-        def wait(predicate, *, within: int = 3600, step: int = 5, what: str = "the condition"):
+        def wait(predicate: Callable[[], Any], *, within: int = 3600, step: int = 5,
+                 what: str = "the condition") -> Any:
             deadline = time.monotonic() + LIVE_DEADLINE
             delay = 0.2
             while True:
@@ -215,7 +259,8 @@ class Target:
 
         return wait
 
-    def cleanup(self, run, client: httpx.Client, batch_ids: list[str]) -> dict[str, str]:
+    def cleanup(self, run: LiveRun | None, client: httpx.Client, batch_ids: list[str]
+                ) -> dict[str, str]:
         """Remove what a test created; {batch id: why it could not be removed}."""
         return {}
 

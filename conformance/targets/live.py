@@ -6,28 +6,22 @@ run (scenarios, fuzzing, clean-up) sends through its one transport.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.targets.base import Target, TargetError
-
-
-@dataclass
-class LiveRun:
-    """The run's one guard: policy, ledger and caps shared by every client."""
-
-    transport: object   # conformance.safety.SafetyTransport
-    prefix: str
-
-    @property
-    def ledger(self):
-        return self.transport.ledger
-
-    @property
-    def policy(self):
-        return self.transport.policy
+from conformance.cleanup import cleanup
+from conformance.profiles import load_profile
+from conformance.safety import SafetyPolicy, SafetyTransport
+from conformance.targets.base import (
+    Env,
+    LiveRun,
+    RunOptions,
+    Target,
+    TargetError,
+    check_dialect,
+)
 
 
 class LiveTarget(Target):
@@ -35,15 +29,12 @@ class LiveTarget(Target):
     keeps_batches = True
 
     @classmethod
-    def from_arg(cls, text: str, arg: str, env, options) -> LiveTarget:
-        from conformance.profiles import load_profile
-        from conformance.targets import check_vendor
-
-        check_vendor(text, arg)
+    def from_arg(cls, text: str, arg: str, env: Env, options: RunOptions) -> LiveTarget:
+        check_dialect(text, arg)
         profile = load_profile(arg)
         return cls(text, arg, options=options, env=env,
-                   base_url=(env.get(profile.base_url_env) or "").rstrip("/") or None,
-                   api_key=env.get(profile.api_key_env) or None,
+                   base_url=(env.get(profile.base_url_env or "") or "").rstrip("/") or None,
+                   api_key=env.get(profile.api_key_env or "") or None,
                    other_api_key=env.get(f"{arg.upper()}_OTHER_API_KEY") or None)
 
     # -- what a live run may do -------------------------------------------------------------
@@ -87,6 +78,8 @@ class LiveTarget(Target):
                               "a URL")
 
     def check_reachable(self, timeout: float = 5.0) -> None:
+        if not self.base_url:
+            raise TargetError(f"{self.text}: no base URL")
         try:
             httpx.get(self.base_url, timeout=timeout, trust_env=False)
         except httpx.HTTPError as exc:
@@ -96,13 +89,11 @@ class LiveTarget(Target):
     # -- the run's guard --------------------------------------------------------------------
 
     def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun:
-        from conformance.safety import SafetyPolicy, SafetyTransport
-
         # Under pytest-xdist each of `workers` holds its own guard: a run's caps, split evenly.
         workers = max(1, workers)
         policy = SafetyPolicy(
             name_prefix=prefix, base_path=self.profile.base_path,
-            allowed_hosts=frozenset({urlsplit(self.base_url).hostname}),
+            allowed_hosts=frozenset({urlsplit(self.base_url or "").hostname or ""}),
             allow_dispatch=self.options.allow_dispatch,
             max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // workers,
             max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers,
@@ -118,20 +109,23 @@ class LiveTarget(Target):
         run.transport.close()
         return failed
 
-    def transport(self, run: LiveRun | None):
+    def transport(self, run: LiveRun | None) -> SafetyTransport:
         if run is None:
             raise TargetError(f"{self.text}: a live client needs the run's guard")
         return run.transport
 
-    def refusal(self, run, method, url, *, json=None, content=None, headers=None):
-        request = httpx.Request(method, httpx.URL(self.base_url).join(url), json=json,
+    def refusal(self, run: LiveRun | None, method: str, url: str, *, json: Any = None,
+                content: bytes | None = None, headers: dict[str, str] | None = None
+                ) -> str | None:
+        request = httpx.Request(method, httpx.URL(self.base_url or "").join(url), json=json,
                                 content=content,
-                                headers=self._auth(None) if headers is None else headers)
-        return run.transport.explain(request)
+                                headers=self.auth_headers(None) if headers is None else headers)
+        return self.transport(run).explain(request)
 
-    def cleanup(self, run, client, batch_ids):
-        from conformance.cleanup import cleanup
-
+    def cleanup(self, run: LiveRun | None, client: httpx.Client, batch_ids: list[str]
+                ) -> dict[str, str]:
+        if run is None:
+            raise TargetError(f"{self.text}: clean-up needs the run's guard")
         for batch_id in batch_ids:
             run.ledger.record(batch_id)
         return cleanup(client, run.ledger, self.api).failed

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from conformance.targets.base import Target, TargetError
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from conformance.profiles import Profile, load_profile
+from conformance.targets.base import (
+    Env,
+    LiveRun,
+    RunOptions,
+    Target,
+    TargetError,
+    Validator,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 #: Accepted keys of the embedded mock (= conformance.mock.app.DEFAULT_KEYS).
 MOCK_KEYS = ("mock-key-local", "mock-key-other")
@@ -14,15 +32,18 @@ class MockTarget(Target):
     is_vendor = False
     in_process = True
 
-    def __init__(self, text: str, fault: str | None = None, **kw) -> None:
+    def __init__(self, text: str, fault: str | None = None, **kw: Any) -> None:
         super().__init__(text, "elevenlabs", base_url="http://mock.invalid",
                          api_key=MOCK_KEYS[0], other_api_key=MOCK_KEYS[1], **kw)
         self.fault = fault
 
     @classmethod
-    def from_arg(cls, text: str, arg: str, env, options) -> MockTarget:
+    def from_arg(cls, text: str, arg: str, env: Env, options: RunOptions) -> MockTarget:
         if arg:
-            from conformance.mock.faults import UnknownFault, resolve_faults
+            from conformance.mock.faults import (  # lazy: the mock's web stack (starlette)
+                UnknownFault,
+                resolve_faults,
+            )
 
             try:
                 resolve_faults([arg])
@@ -31,41 +52,51 @@ class MockTarget(Target):
         return cls(text, arg or None, options=options, env=env)
 
     @property
-    def deviations_profile(self):
-        from conformance.profiles import load_profile
+    def deviations_profile(self) -> Profile:
 
         return load_profile("mock")
 
-    def new_app(self, dialect: str | None = None, **kw):
+    def new_app(self, dialect: str | None = None, **kw: Any) -> Starlette:
         """A fresh mock with this target's fault; `kw` goes to create_app (a clock, a
         webhook receiver, a choice set)."""
-        from conformance.mock.app import create_app
-        from conformance.mock.clock import ManualClock
+        from conformance.mock.app import (
+            create_app,  # lazy: the mock's web stack (starlette)
+        )
+        from conformance.mock.clock import (
+            ManualClock,  # lazy: the mock's web stack, only for the mock target
+        )
 
         kw.setdefault("clock", ManualClock())
         return create_app(profile=dialect or self.dialect, keys=list(MOCK_KEYS),
                           faults=[self.fault] if self.fault else [], **kw)
 
-    def client(self, *, validator, api_key=None, app=None, run=None):
-        import warnings
+    def client(self, *, validator: Validator, api_key: str | None = None,
+               app: Starlette | None = None, run: LiveRun | None = None) -> httpx.Client:
 
         with warnings.catch_warnings():
             # Starlette 1.x nudges towards httpx2; the vendor SDK and vcrpy speak httpx.
             warnings.simplefilter("ignore")
-            from starlette.testclient import TestClient
+            from starlette.testclient import (
+                TestClient,  # lazy: the mock's web stack (starlette)
+            )
 
-        client = TestClient(app, base_url=self.base_url, raise_server_exceptions=False,
-                            headers=self._auth(api_key))
+        assert app is not None, "a mock client talks to its test's app"
+        client = TestClient(app, base_url=self.base_url or "", raise_server_exceptions=False,
+                            headers=self.auth_headers(api_key))
         client.event_hooks = {"response": [validator]}
         return client
 
-    def clock(self, app, client):
-        return app.state.store.now
+    def clock(self, app: Starlette | None, client: httpx.Client) -> Callable[[], int]:
+        assert app is not None, "the mock target's clock is its app's"
+        now: Callable[[], int] = app.state.store.now
+        return now
 
-    def eventually(self, app):
+    def eventually(self, app: Starlette | None) -> Wait:
+        assert app is not None, "the mock target waits on its app's clock"
         store = app.state.store
 
-        def wait(predicate, *, within: int = 3600, step: int = 5, what: str = "the condition"):
+        def wait(predicate: Callable[[], Any], *, within: int = 3600, step: int = 5,
+                 what: str = "the condition") -> Any:
             for _ in range(within // step + 1):
                 value = predicate()
                 if value:

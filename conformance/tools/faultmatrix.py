@@ -117,7 +117,7 @@ def markdown(clean: FaultRun, runs: list[FaultRun], seconds: float) -> str:
         "|---|---|---|",
     ]
     for run in runs:
-        category = FAULTS[run.fault].category
+        category = FAULTS[run.fault].category if run.fault else "—"
         if run.error:
             cell = f"error: {run.error}"
         elif run.failed:

@@ -15,6 +15,7 @@ The clean mock must pass every catcher in every mode. Writes reports/faults-live
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,14 +23,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.mock.app import create_app
+from conformance.mock.clock import WallClock
 from conformance.mock.faults import FAULTS
+from conformance.mock.server import served
+from conformance.report.junit import load_junit
+from conformance.targets import MOCK_KEYS
 from conformance.tools.faultmatrix import LEAN, ROOT, load_matrix
 from conformance.tools.liveproof import TIME_SCALE, live_env
 
-MODES = (("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
-         # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
-         ("outcomes, cap 20,000", ("--allow-dispatch", "--mock-outcomes"),
-          {"API_LIVE_MAX_RECIPIENTS": "20000"}))
+#: (label, extra arguments, extra environment) of each way a catcher is run.
+MODES: tuple[tuple[str, tuple[str, ...], dict[str, str]], ...] = (
+    ("safe", (), {}), ("outcomes", ("--allow-dispatch", "--mock-outcomes"), {}),
+    # 10,001 recipients in one submit: past the run's default cap of 1,000 by design.
+    ("outcomes, cap 20,000", ("--allow-dispatch", "--mock-outcomes"),
+     {"API_LIVE_MAX_RECIPIENTS": "20000"}))
 #: Faults a broken server under the alternate choices shows no differently: the alternate
 #: set itself cancels finished recipients (conformance/mock/README.md).
 SAME_AS_ALTERNATE = {"alternate": {"finished-recipient-cancelled"}}
@@ -51,13 +59,7 @@ class LiveFaultRun:
 
 def _run(fault: str | None, tests: list[str], choices: str, extra: tuple[str, ...],
          env: dict | None = None) -> LiveFaultRun:
-    import subprocess
 
-    from conformance.mock.app import create_app
-    from conformance.mock.clock import WallClock
-    from conformance.mock.server import served
-    from conformance.report.junit import load_junit
-    from conformance.targets import MOCK_KEYS
 
     result = LiveFaultRun(fault)
     start = time.monotonic()
@@ -109,7 +111,7 @@ def markdown(choices: str, clean: list[LiveFaultRun], runs: list[LiveFaultRun],
                ", ".join(f"`{n.split('::', 1)[1]}` (fails)" for n in run.failed[:3])
                + ", ".join(f"`{n.split('::', 1)[1]}` (differs)" for n in run.differs[:3])
                if run.caught else "**not caught**")
-        lines.append(f"| `{run.fault}` | {FAULTS[run.fault].category} | "
+        lines.append(f"| `{run.fault}` | {FAULTS[run.fault or ''].category} | "
                      f"{run.mode if run.caught else '—'} | {how} |")
     for fault in sorted(skipped):
         lines.append(f"| `{fault}` | {FAULTS[fault].category} | — | the {choices} set does "

@@ -48,6 +48,7 @@ def record(vendor: str, modules: list[str] | None = None) -> int:
         _forget(vendor, modules)
     else:
         shutil.rmtree(CASSETTES / vendor, ignore_errors=True)
+    assert profile.base_url_env and profile.api_key_env, f"{vendor}: a dialect profile"
     with served(app) as base_url:
         env = {**os.environ, profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
                f"{vendor.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5",

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
 from conformance.webhooks.delivery import is_loopback_host
 from conformance.webhooks.events import CallEnd, build_event
 from conformance.webhooks.signing import HEADER, TOLERANCE_SECS, fingerprint, sign
@@ -184,7 +186,6 @@ def run_check(url: str, secret: str, *, timeout: float = 10.0, tolerance: int = 
               oversized_bytes: int = OVERSIZED_BYTES,
               clock: Callable[[], float] = time.time) -> list[Result]:
     """Send every case to `url`; CannotRun when the URL is not allowed or unreachable."""
-    import httpx
 
     check_url(url)
     if not secret:

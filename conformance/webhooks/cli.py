@@ -10,18 +10,20 @@ import argparse
 import os
 import sys
 
+from conformance.webhooks.check import (
+    EXIT_CANNOT_RUN,
+    OVERSIZED_BYTES,
+    CannotRun,
+    exit_code,
+    run_check,
+    summary,
+    write_junit,
+)
+
 SECRET_ENV = "CONFORMANCE_WEBHOOK_SECRET"
 
 
 def cmd_webhook_check(args: argparse.Namespace) -> int:
-    from conformance.webhooks.check import (
-        EXIT_CANNOT_RUN,
-        CannotRun,
-        exit_code,
-        run_check,
-        summary,
-        write_junit,
-    )
 
     secret = args.secret or os.environ.get(SECRET_ENV, "")
     try:
@@ -38,7 +40,6 @@ def cmd_webhook_check(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from conformance.webhooks.check import OVERSIZED_BYTES
 
     parser = subparsers.add_parser(
         "webhook-check", help="send genuine and forged deliveries to your webhook receiver "

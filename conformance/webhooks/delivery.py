@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import urlsplit
+
+import httpx
 
 from conformance.webhooks.events import DeliveryRules, batch_link
 from conformance.webhooks.signing import fingerprint, sign
@@ -69,12 +72,10 @@ class HttpSender:
     """POSTs a delivery with httpx, to loopback URLs only."""
 
     def __init__(self, timeout: float = 10.0) -> None:
-        import httpx
 
         self._client = httpx.Client(timeout=timeout, trust_env=False)
 
     def __call__(self, url: str, body: bytes, headers: dict) -> SendResult:
-        import httpx
 
         check_loopback_url(url)
         try:
@@ -153,7 +154,6 @@ class Dispatcher:
 
     def queue(self, event: dict, at: int, body: bytes | None = None) -> Delivery:
         """Queue `event` (encoded once: retries resend the same bytes) to be sent at `at`."""
-        import json
 
         with self.lock:
             if body is None:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
+
+from conformance.spec import load_spec, schema_validator
 
 TRANSCRIPTION = "post_call_transcription"
 AUDIO = "post_call_audio"
@@ -64,6 +67,7 @@ def _first_message(end: CallEnd) -> str:
 def build_event(end: CallEnd, event_type: str | None = None) -> dict:
     """The payload of the event `end` produces (or of `event_type`, when given)."""
     event_type = event_type or event_type_for(end.status)
+    data: dict[str, Any]
     if event_type == INITIATION_FAILURE:
         data = {"agent_id": end.agent_id, "conversation_id": end.conversation_id,
                 "failure_reason": end.failure_reason,
@@ -110,7 +114,6 @@ def webhook_schema(spec: dict, event_type: str) -> dict:
 
 def validate_event(spec: dict, payload) -> list[str]:
     """Every way `payload` breaks the spec's webhook schema of its own `type`."""
-    from conformance.spec import schema_validator
 
     if not isinstance(payload, dict):
         return ["payload is not a JSON object"]
@@ -147,7 +150,6 @@ class DeliveryRules:
 
 @cache
 def _rules(name: str) -> DeliveryRules:
-    from conformance.spec import load_spec
 
     raw = load_spec(name)["x-conformance-webhook-delivery"]
     return DeliveryRules(

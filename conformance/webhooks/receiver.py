@@ -151,7 +151,7 @@ def careful_handler(secret: str, *, tolerance: int = 1800,
         with lock:
             if header in seen:
                 return 409
-            seen.add(header)
+            seen.add(header or "")
         return 200
 
     return respond

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from livehelp import finish, pytest_command, start
 
+from conformance.exchanges import validate_response
 from conformance.profiles import VENDORS, load_profile
 from conformance.resources import CASSETTES
-from conformance.spec import validate_response
 from conformance.targets import MOCK_KEYS
 
 SCENARIOS = "conformance_suite/scenarios"

@@ -13,10 +13,10 @@ import warnings
 
 import pytest
 
+from conformance.exchanges import validate_response
 from conformance.mock import FAULTS, NUMBERS, create_app
 from conformance.mock.__main__ import build_parser
 from conformance.mock.choices import NAMED, ChoiceError, Choices, describe, load_choices
-from conformance.spec import validate_response
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

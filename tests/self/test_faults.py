@@ -3,10 +3,11 @@ mock fails none, and the live path catches faults too, not only the in-process o
 
 from __future__ import annotations
 
+import ast
 import sys
 
 import pytest
-from livehelp import finish, live_env, pytest_command, served_mock, start
+from livehelp import ROOT, finish, live_env, pytest_command, served_mock, start
 
 from conformance.mock.faults import FAULTS
 from conformance.tools.faultmatrix import load_matrix
@@ -28,6 +29,22 @@ def test_every_fault_has_known_catchers():
     assert all(matrix[f] for f in FAULTS)
 
 
+def test_every_catcher_in_the_matrix_is_a_test_of_the_suite():
+    """The committed matrix is fresh enough to use: each catcher it names is a test function
+    of the suite as it is now (a renamed or removed test makes `make faults` due)."""
+    missing = []
+    for catchers in load_matrix().values():
+        for node_id in catchers:
+            path, _, name = node_id.partition("::")
+            source = ROOT / path
+            names = ({n.name for n in ast.walk(ast.parse(source.read_text()))
+                      if isinstance(n, ast.FunctionDef)} if source.is_file() else set())
+            if name.split("[")[0] not in names:
+                missing.append(node_id)
+    assert missing == [], "run `make faults` to refresh conformance/mock/fault_matrix.json"
+
+
+@pytest.mark.slow
 def test_quick_matrix_catches_every_fault_and_clean_mock_passes():
     """Against each fault at least one catcher fails; against the clean mock all pass."""
     code, out = finish(start([sys.executable, "-m", "conformance.tools.faultmatrix", "--quick",

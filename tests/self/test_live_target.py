@@ -20,6 +20,7 @@ VENDORS = ("elevenlabs", "voiceai")
 FAR = int(time.time()) + 40 * 24 * 3600
 
 
+@pytest.mark.slow
 def test_the_whole_suite_passes_live_against_two_correct_servers(tmp_path):
     """Through the live path, the whole suite (scenarios and contract) against the mock with
     its default choices (safe mode, what a user points at staging) and against the alternate

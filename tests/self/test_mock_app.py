@@ -9,12 +9,13 @@ import warnings
 
 import pytest
 
+from conformance.api import api_for
+from conformance.exchanges import validate_response
 from conformance.mock import FAULTS, NUMBERS, UnknownFault, create_app
 from conformance.mock.__main__ import main as cli_main
 from conformance.mock.clock import WallClock
-from conformance.profiles import load_profile
 from conformance.redact import fingerprint
-from conformance.spec import load_spec, validate_response
+from conformance.spec import load_spec
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -181,7 +182,7 @@ def test_response_keys_follow_the_dialect(mock_api, dialect):
 
 def test_echoes_optional_fields(dialect):
     api = Api(create_app(dialect))
-    providers = load_profile(dialect).providers
+    providers = api_for(dialect).lifecycle.providers
     body = sub(("completes",), agent_phone_number_id="sip_trunk_phone_1", branch_id="br_1",
                environment="staging", timezone="Europe/Paris",
                telephony_call_config={"ringing_timeout_secs": 30},

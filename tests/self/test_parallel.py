@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conformance.report.junit import load_junit
+from conformance_suite.parallel import parse_shard
 
 SUITE = ["conformance_suite/scenarios/test_cancel.py", "conformance_suite/scenarios/test_get.py"]
 
@@ -34,9 +35,19 @@ def _properties(junit):
             if p.get("name") in ("target", "requirements", "coverage", "drift")]
 
 
-def test_two_shards_merged_equal_one_run(tmp_path):
-    whole, one, two = (tmp_path / f"{n}.xml" for n in ("whole", "one", "two"))
-    _pytest(whole)
+# The module's runs share one unsharded serial run, on one xdist worker.
+pytestmark = pytest.mark.xdist_group("parallel")
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    junit = tmp_path_factory.mktemp("serial") / "serial.xml"
+    _pytest(junit)
+    return junit
+
+
+def test_two_shards_merged_equal_one_run(tmp_path, serial_run):
+    one, two = (tmp_path / f"{n}.xml" for n in ("one", "two"))
     _pytest(one, "--shard", "1/2")
     _pytest(two, "--shard", "2/2")
     shards = [load_junit(p)[0] for p in (one, two)]
@@ -44,24 +55,29 @@ def test_two_shards_merged_equal_one_run(tmp_path):
     assert ids[0] and ids[1] and not ids[0] & ids[1]          # disjoint, neither empty
     merged = load_junit([one, two])
     assert len(merged) == 1
-    assert _matrix(merged) == _matrix(load_junit(whole))      # complete: the same matrix
-    assert merged[0].coverage == load_junit(whole)[0].coverage
+    assert _matrix(merged) == _matrix(load_junit(serial_run))  # complete: the same matrix
+    assert merged[0].coverage == load_junit(serial_run)[0].coverage
 
 
-def test_xdist_keeps_the_suite_properties(tmp_path):
+def test_xdist_keeps_the_suite_properties(tmp_path, serial_run):
     pytest.importorskip("xdist")
-    serial, parallel = tmp_path / "serial.xml", tmp_path / "parallel.xml"
-    _pytest(serial)
+    parallel = tmp_path / "parallel.xml"
     _pytest(parallel, "-n", "2")
     assert set(_properties(parallel)) == {"target", "requirements", "coverage", "drift"}
     assert _properties(parallel).count("target") == 1
-    assert _matrix(load_junit(parallel)) == _matrix(load_junit(serial))
-    assert load_junit(parallel)[0].coverage == load_junit(serial)[0].coverage
+    assert _matrix(load_junit(parallel)) == _matrix(load_junit(serial_run))
+    assert load_junit(parallel)[0].coverage == load_junit(serial_run)[0].coverage
 
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "a/b", "1"])
-def test_a_bad_shard_is_a_usage_error(tmp_path, text):
+def test_a_bad_shard_is_refused(text):
+    with pytest.raises(pytest.UsageError, match="--shard"):
+        parse_shard(text)
+
+
+def test_a_bad_shard_is_a_usage_error():
+    """Through pytest itself: exit 4 (usage error) and the option named."""
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           SUITE[0], "--target=mock", "--shard", text],
+                           SUITE[0], "--target=mock", "--shard", "3/2"],
                           capture_output=True, text=True)
     assert done.returncode == 4 and "--shard" in done.stderr

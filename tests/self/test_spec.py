@@ -10,15 +10,10 @@ import yaml
 from openapi_spec_validator import validate as validate_openapi
 
 from conformance import bundle
-from conformance.api import Api
+from conformance.api import Api, find_operation_by_id
+from conformance.exchanges import validate_response
 from conformance.profiles import VENDORS, load_profile
-from conformance.spec import (
-    SPEC_PATH,
-    find_operation_by_id,
-    load_spec,
-    schema_validator,
-    validate_response,
-)
+from conformance.spec import SPEC_PATH, load_spec, schema_validator
 
 EXAMPLES = Path(bundle.EXAMPLES_DIR)
 OPERATION_IDS = {"submitBatchCall", "listBatchCalls", "getBatchCall", "cancelBatchCall",

@@ -10,7 +10,7 @@ suite reports where a server's choice differs from its own inference.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,6 @@ class Choices:
     malformed_id_status: int = 404                 # 404 | 422
 
     def replace(self, **changes: Any) -> Choices:
-        from dataclasses import replace
 
         return replace(self, **changes)
 
