@@ -79,7 +79,7 @@ class Operation:
         return path
 
 
-def _export_columns(spec: dict) -> tuple[tuple[str, str], ...]:
+def _export_columns(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """Export's CSV columns as the spec states them (x-conformance-csv-columns, inferred):
     (column, the get recipient field it carries)."""
     for item in spec.get("paths", {}).values():

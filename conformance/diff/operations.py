@@ -51,10 +51,15 @@ def path_params(path: str) -> list[str]:
     return [m[1:-1] for m in _TEMPLATE.findall(path)]
 
 
-def match_operations(old_ops: dict, new_ops: dict) -> list[tuple[tuple | None, tuple | None]]:
+Key = tuple[str, str]  # (path, method)
+
+
+def match_operations(old_ops: dict[Key, dict], new_ops: dict[Key, dict]
+                     ) -> list[tuple[Key | None, Key | None]]:
     """(old key, new key) pairs: by method + path (path parameters' names aside), then the
     rest by operationId; a side of None is an operation only the other contract has."""
-    pairs = [(key, key) for key in new_ops if key in old_ops]
+    pairs: list[tuple[Key | None, Key | None]] = [(key, key) for key in new_ops
+                                                  if key in old_ops]
     old_rest = [key for key in old_ops if key not in new_ops]
     new_rest = [key for key in new_ops if key not in old_ops]
     by_wire = {_wire(key): key for key in old_rest}
@@ -64,7 +69,7 @@ def match_operations(old_ops: dict, new_ops: dict) -> list[tuple[tuple | None, t
             pairs.append((old_key, key))
             old_rest.remove(old_key)
             new_rest.remove(key)
-    by_id = {}
+    by_id: dict[str, Key] = {}
     for key in old_rest:
         by_id.setdefault(_op_id(old_ops, key), key)
     by_id.pop("", None)
@@ -85,6 +90,7 @@ class ContractDiff:
         old_ops, new_ops = _operations(self.old), _operations(self.new)
         for old_key, new_key in match_operations(old_ops, new_ops):
             if old_key is None:
+                assert new_key is not None
                 self._op_level("operation-added", new_key, new_ops[new_key][new_key[1]])
             elif new_key is None:
                 self._op_level("operation-removed", old_key, old_ops[old_key][old_key[1]])

@@ -16,8 +16,8 @@ Targets are paired by name; when each side has exactly one target of different n
 against `mock:<fault>` compared with one against `mock`), those two are paired, and the
 section says so. With `--fail-on new` the exit is 1 only for new failures.
 
-Nothing here renders the rest of the page; `page` and `markdown` call `since_html` /
-`since_markdown` at the top when a baseline is given.
+Nothing here renders the rest of the page: `cli` hands `since_html` / `since_markdown`'s
+lines to `page` / `markdown` as what leads them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conformance.report.junit import load_junit
+from conformance.report.markdown import md
 from conformance.report.model import DIFFERS, EXERCISED, FAIL, SKIP, Run
+from conformance.report.parts import e
 
 SNAPSHOT_VERSION = 1
 SNAPSHOT_NAME = "report.json"
@@ -42,7 +45,7 @@ class BaselineError(ValueError):
 
 def snapshot(runs: list[Run]) -> dict:
     """What a later run needs to compare with this one (JSON-serialisable)."""
-    targets = {}
+    targets: dict[str, dict] = {}
     for run in runs:
         entry = targets.setdefault(run.target, {"tests": {}, "drift": [], "exercised": []})
         for t in run.tests:
@@ -60,8 +63,6 @@ def write_snapshot(runs: list[Run], path: str | os.PathLike) -> None:
 
 def load_baseline(path: str | os.PathLike) -> dict:
     """A snapshot from a folder (its report.json, else its JUnit files) or one file."""
-    from conformance.report.junit import load_junit
-
     p = Path(path)
     if p.is_dir():
         if (p / SNAPSHOT_NAME).is_file():
@@ -197,8 +198,6 @@ def exit_code(verdict_code: int, since: Since | None, fail_on: str) -> int:
 
 
 def since_markdown(since: Since) -> list[str]:
-    from conformance.report.markdown import md
-
     lines = ["## Since the baseline", "", f"Compared with `{md(since.baseline)}`"
              + _paired_words(since) + ": " + md(since.line()) + ".", ""]
     for name, title in Since.SECTIONS:
@@ -213,8 +212,6 @@ def since_markdown(since: Since) -> list[str]:
 
 
 def since_html(since: Since) -> list[str]:
-    from conformance.report.parts import e
-
     h = ['<section id="since-baseline"><h2>Since the baseline</h2>',
          f'<p>Compared with <code>{e(since.baseline)}</code>{e(_paired_words(since))}: '
          f"{e(since.line())}.</p>"]

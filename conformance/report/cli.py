@@ -16,6 +16,8 @@ from conformance.report.baseline import (
     compare,
     exit_code,
     load_baseline,
+    since_html,
+    since_markdown,
     write_snapshot,
 )
 from conformance.report.coverage import default_universe, merge_coverage
@@ -105,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         for path, render in ((args.html, render_html), (args.md, render_markdown)):
             if not path:
                 continue
-            content = render(runs, coverage, universe, since=since)
+            lead = None if since is None else (
+                since_html(since) if render is render_html else since_markdown(since))
+            content = render(runs, coverage, universe, lead=lead)
             if os.path.dirname(path):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:

@@ -116,7 +116,9 @@ def _coverage(coverage: dict, universe: dict) -> list[str]:
 
 
 def render_markdown(runs: list[Run], coverage: dict | None = None,
-                    universe: dict | None = None, since=None) -> str:
+                    universe: dict | None = None, lead: list[str] | None = None) -> str:
+    """The Markdown summary; `lead` (lines, e.g. baseline.since_markdown's) goes first after
+    the verdict."""
     runs = list(runs)
     universe = universe or default_universe()
     coverage = merge_coverage(runs) if coverage is None else coverage
@@ -124,10 +126,7 @@ def render_markdown(runs: list[Run], coverage: dict | None = None,
     lines = ["# Batch-calling API conformance report", "",
              f"**Verdict: {verdict_label(rc)}** (exit code {rc})", "",
              f"Why: {md(verdict_reason(runs))}", ""]
-    if since is not None:  # conformance.report.baseline: what changed since an earlier run
-        from conformance.report.baseline import since_markdown
-
-        lines += since_markdown(since)
+    lines += lead or []
     if not runs:
         lines += ["- No JUnit reports were given.", ""]
     bad = [r for r in runs if r.could_not_run]

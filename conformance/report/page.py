@@ -266,7 +266,8 @@ def _requirements_html(runs: list[Run]) -> list[str]:
 
 
 def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | None = None,
-                since=None) -> str:
+                lead: list[str] | None = None) -> str:
+    """The page; `lead` (HTML pieces, e.g. baseline.since_html's) goes first after the head."""
     runs = list(runs)
     universe = universe or default_universe()
     coverage = merge_coverage(runs) if coverage is None else coverage
@@ -275,10 +276,7 @@ def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | 
     counts = target_counts(runs)
     tot = {o: sum(c[o] for c in counts.values()) for o in OUTCOMES}
     h = _head(code, verdict_label(code), verdict_reason(runs), tot, len(tgts))
-    if since is not None:  # conformance.report.baseline: what changed since an earlier run
-        from conformance.report.baseline import since_html
-
-        h += since_html(since)
+    h += lead or []
     h += _could_not_run(runs)
     h += _targets_table(runs)
     h += _not_passed(runs)

@@ -10,6 +10,7 @@ vendor's URL and key), the committed cassettes come from here.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -62,8 +63,6 @@ def record(vendor: str, modules: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m conformance.tools.record")
     parser.add_argument("vendors", nargs="*")
     parser.add_argument("--suite", action="append",

@@ -3,6 +3,7 @@ the suite's WhatsApp and export faults are each caught by the tests the matrix n
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from livehelp import finish, live_env, pytest_command, served_mock, start
 
@@ -32,6 +33,7 @@ def _live(base_url: str, *extra_env: tuple[str, str]) -> tuple[int, str]:
         "--target=live:elevenlabs", "-n", "0", "-rs"), env))
 
 
+@pytest.mark.slow
 def test_whatsapp_and_export_scenarios_through_the_live_path():
     """Against the served mock as live:elevenlabs with a configured WhatsApp number id (all
     digits, as vendors issue them): every WhatsApp and safe export scenario runs and passes,

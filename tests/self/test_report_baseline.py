@@ -132,6 +132,7 @@ def _run(reports: Path, target: str, *extra: str) -> subprocess.CompletedProcess
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_a_fault_fixed_then_reintroduced_through_conformance_run(tmp_path):
     """The suite for real: a run with a fault, then one without, shows its failures fixed;
     the reverse shows them new, and `--fail-on new` exits 1 (0 when they were known)."""
