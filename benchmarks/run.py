@@ -38,6 +38,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from conformance.api import api_for
+from conformance.fictional import MOCK_KEYS, fictional_number
 from conformance.mock.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,8 +48,8 @@ RAW = RESULTS / "raw"   # scratch files (git-ignored)
 PRISM_DIR = ROOT / "benchmarks" / "prism"
 PRISM_BIN = PRISM_DIR / "node_modules" / ".bin" / "prism"
 SPEC = ROOT / "openapi" / "batch-calling.yaml"
-KEY = "mock-key-local"
-BASE = "/v1/convai/batch-calling"
+KEY = MOCK_KEYS[0]
+BASE = api_for("elevenlabs").base_path
 HOST = "127.0.0.1"
 SERVER_CPU, LOAD_CPU = 0, 1
 
@@ -55,8 +57,8 @@ SERVER_CPU, LOAD_CPU = 0, 1
 # ----------------------------------------------------------------------------- helpers
 
 def fictional(i: int) -> str:
-    """+1 212 555-0100..0199: fictional numbers only."""
-    return f"+1212555{100 + i % 100:04d}"
+    """Fictional numbers only, cycling through the outcome endings 00..99."""
+    return fictional_number(0, i % 100)
 
 
 def submit_body(n: int, name: str = "bench", scheduled: int | None = 4102444800) -> dict:

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from conformance.api import api_of
+from conformance.refs import RefError, deref
 
 #: Headers any HTTP server may send; their absence from the spec is not drift.
 ORDINARY_HEADERS = frozenset({
@@ -87,14 +88,12 @@ def _operation_object(spec: dict, op) -> dict:
 
 
 def _resolve(spec: dict, schema: dict) -> dict:
-    seen = 0
-    while isinstance(schema, dict) and "$ref" in schema and seen < 20:
-        node = spec
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        schema = node
-        seen += 1
-    return schema if isinstance(schema, dict) else {}
+    """What `schema` names through its `$ref`s ({} for a reference that leads nowhere)."""
+    try:
+        node, _ = deref(spec, schema)
+    except RefError:
+        return {}
+    return node if isinstance(node, dict) else {}
 
 
 def _branches(spec: dict, schema: dict) -> list[dict]:

@@ -14,7 +14,6 @@ from conformance.api import (
     BATCH_STATUS_SCHEMA,
     PROVIDER_SCHEMA,
     RECIPIENT_STATUS_SCHEMA,
-    Api,
     api_of,
 )
 from conformance.redact import Redactor
@@ -151,7 +150,7 @@ class ResponseValidator:
     def __init__(self, spec: dict, coverage: Coverage | None = None,
                  redactor: Redactor | None = None, drift=None):
         self.spec = spec
-        self.api = Api(spec)
+        self.api = api_of(spec)
         self.coverage = coverage if coverage is not None else Coverage()
         self.redactor = redactor or Redactor(())
         self.drift = drift

@@ -7,10 +7,11 @@ the report). Headers that carry credentials by name are blanked whatever their v
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
+
+from conformance.fictional import fingerprint
 
 #: Header names that carry credentials, whatever the dialect.
 CREDENTIAL_HEADERS = frozenset({"xi-api-key", "x-api-key", "authorization",
@@ -18,13 +19,6 @@ CREDENTIAL_HEADERS = frozenset({"xi-api-key", "x-api-key", "authorization",
                                 "api-key", "x-goog-api-key"})
 #: What a vendor key looks like (the vendor's keys start `sk_`), for the hygiene scans.
 VENDOR_KEY_SHAPE = re.compile(r"\bsk_[A-Za-z0-9]{16,}\b")
-
-
-def fingerprint(secret: str | None) -> str:
-    """A short, stable name for a secret that reveals nothing of it."""
-    if not secret:
-        return "<none>"
-    return "<key sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:8] + ">"
 
 
 class Redactor:

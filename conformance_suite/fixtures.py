@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from conformance import requirements as reqs
-from conformance.api import fictional_number, fictional_numbers, fictional_whatsapp_id
 from conformance.exchanges import ResponseValidator
+from conformance.fictional import fictional_number, fictional_numbers, fictional_whatsapp_id
 from conformance.safety import name_prefix as prefix
 from conformance.safety import new_run_id
 from conformance.targets import RECORDED_RUN_ID, Target

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from conformance.diff import ContractError, cassettes, diff_files, load_contract, render
 from conformance.diff.cassettes import CASSETTES
-from conformance.diff.normalize import RefError
 from conformance.diff.render import FORMATS
 from conformance.diff.rules import LEVELS, at_or_above
+from conformance.refs import RefError
 
 EXIT_OK, EXIT_FOUND, EXIT_CANNOT_RUN = 0, 1, 2
 

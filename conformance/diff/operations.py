@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from conformance.diff.normalize import deref
 from conformance.diff.rules import Change, make_change
 from conformance.diff.schemas import Place, SchemaDiff, _escape
+from conformance.refs import deref
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 

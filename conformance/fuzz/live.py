@@ -33,7 +33,8 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
-from conformance.api import MIN_SCHEDULE_AHEAD_S, fictional_whatsapp_id
+from conformance.api import MIN_SCHEDULE_AHEAD_S
+from conformance.fictional import fictional_whatsapp_id
 from conformance.fuzz.world import mixed_number
 from conformance.safety import real_numbers
 

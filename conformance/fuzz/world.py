@@ -15,7 +15,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.api import MIN_SCHEDULE_AHEAD_S, fictional_number
+from conformance.api import MIN_SCHEDULE_AHEAD_S
+from conformance.fictional import fictional_number
 
 
 def is_positive(case) -> bool:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.api import Api, api_for
+from conformance.fictional import MOCK_KEYS, fingerprint
 from conformance.mock.admin import ADMIN_PREFIX, admin_routes
 from conformance.mock.choices import Choices, load_choices
 from conformance.mock.clock import Clock, ManualClock
@@ -38,13 +39,12 @@ from conformance.mock.store import InvalidCursor, InvalidState, NotFound, QuotaE
 from conformance.mock.validation import RequestValidator, read_body, read_json
 from conformance.mock.webhooks import admin_endpoint, attach_webhooks
 from conformance.profiles import Profile, load_profile
-from conformance.redact import fingerprint
 from conformance.spec import load_spec
 
 __all__ = ["DEFAULT_KEYS", "MAX_BODY_BYTES", "AppParts", "create_app", "key_fingerprint"]
 
 #: Accepted API keys unless `keys=` says otherwise; each key is its own workspace.
-DEFAULT_KEYS = ("mock-key-local", "mock-key-other")
+DEFAULT_KEYS = MOCK_KEYS
 #: Largest request body accepted (8 MiB; 10,000 recipients with ids and client data take
 #: about 1.7 MiB). README "Bounds".
 MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -26,8 +26,9 @@ calls end ``failed`` at +DIAL_SECS+ringing_timeout_secs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from conformance.fictional import FICTIONAL_PHONE
 
 DIAL_SECS = 1        # dispatched -> initiated
 RING_SECS = 5        # initiated -> in_progress, when the call is answered
@@ -37,9 +38,6 @@ COMPLETES = "completes"
 FAILS = "fails"
 VOICEMAIL = "voicemail"
 NO_ANSWER = "no_answer"
-
-FICTIONAL = re.compile(r"^\+1\d{3}55501(\d\d)$")
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -58,7 +56,7 @@ class Step:
 
 def outcome_for(phone_number: str | None, attempt: int = 1) -> Outcome:
     """The outcome of call attempt `attempt` (1 = first call, 2 = first retry, ...)."""
-    match = FICTIONAL.match(phone_number or "")
+    match = FICTIONAL_PHONE.fullmatch(phone_number or "")
     if not match:
         return DEFAULT_OUTCOME
     xx = int(match.group(1))

@@ -24,6 +24,7 @@ import orjson
 
 from conformance.api import Api
 from conformance.mock.errors import ErrorBuilder, dedupe, item, pydantic_errors
+from conformance.refs import deref
 from conformance.spec import schema_validator
 
 #: The validator's hook points (README "Faults").
@@ -265,10 +266,7 @@ class RequestValidator:
 
     def _in_field_order(self, schema: dict, errors: list[dict]) -> list[dict]:
         """Pydantic reports fields in declaration order; jsonschema by keyword."""
-        ref = schema.get("$ref", "")
-        target = schema
-        if ref.startswith("#/components/schemas/"):
-            target = self.spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        target, _ = deref(self.spec, schema)
         order = {name: i for i, name in enumerate(target.get("properties", {}))}
 
         def key(entry):

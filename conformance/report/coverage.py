@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.api import Api
+from conformance.api import api_of
 from conformance.report.model import EXERCISED, Run
 
 
@@ -88,7 +88,7 @@ def default_universe(spec: dict | None = None, transitions: Any = None) -> dict:
 
 
 def universe_from_spec(spec: dict, transitions: Any = None) -> dict:
-    """Build the universe from an OpenAPI document (as a dict), through `Api(spec)`.
+    """Build the universe from an OpenAPI document (as a dict), through `api_of(spec)`.
 
     * operations: every operationId, in spec order;
     * status_codes: ``"<operationId> <code>"`` for every documented response;
@@ -97,8 +97,7 @@ def universe_from_spec(spec: dict, transitions: Any = None) -> dict:
     * transitions: passed in (``{"batch": ["pending->in_progress", ...], ...}``), else the
       spec's ``x-transitions`` in the same shape, if any.
     """
-
-    api = Api(spec)
+    api = api_of(spec)
     ops = list(api.ids)
     codes = list(dict.fromkeys(
         f"{op} {code}" for op in ops for code in api.by_id[op].statuses))

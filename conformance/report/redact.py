@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
+from conformance.redact import CREDENTIAL_HEADERS
+
 REDACTED = "[redacted]"
-_NAMES = r"(?:xi-api-key|x-api-key|api-key|authorization|proxy-authorization|cookie|set-cookie)"
+#: Every credential-carrying header name (conformance.redact.CREDENTIAL_HEADERS, the one list),
+#: longest first so that `xi-api-key` is matched whole rather than as `api-key`.
+_NAMES = "(?:" + "|".join(re.escape(n) for n in sorted(CREDENTIAL_HEADERS, key=len,
+                                                          reverse=True)) + ")"
 # `xi-api-key: sk_...` (a header line, also inline after other text) up to the end of line.
 # Preceded by a non-word character, or by a `\n` escape (a header in quoted source code).
 _HEADER = re.compile(rf"(?im)(?:(?<![\w-])|(?<=\\[nrt]))({_NAMES})([ \t]*:[ \t]*)"

@@ -58,7 +58,7 @@ transport is given, but older/newer versions may not. Build clients with `guarde
 (``trust_env=False``, no mounts) or check them with `is_guarded`.
 """
 
-from conformance.api import FICTIONAL_PHONE, is_fictional_phone
+from conformance.fictional import FICTIONAL_PHONE, is_fictional_phone
 from conformance.safety.numbers import phone_likes, real_numbers
 from conformance.safety.policy import (
     LOOPBACK_HOSTS,

@@ -14,11 +14,8 @@ from urllib.parse import unquote
 
 import httpx
 
-from conformance.api import (
-    SAFE_METHODS,
-    is_fictional_phone,
-    is_fictional_whatsapp_id,
-)
+from conformance.api import SAFE_METHODS
+from conformance.fictional import is_fictional_phone, is_fictional_whatsapp_id
 from conformance.safety.numbers import real_numbers
 from conformance.safety.policy import (
     _DEFAULT_PORTS,

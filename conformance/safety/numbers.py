@@ -7,9 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from conformance.api import (
-    is_fictional_phone,
-)
+from conformance.fictional import is_fictional_phone
 
 #: What may hold a phone number inside a string (after `_fold`): an optional +, then digits
 #: with separators between them. Its digit groups are read in every window of 10 to 15

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 
+from conformance.fictional import MOCK_KEYS
 from conformance.targets.base import Env, LiveRun, RunOptions, Target, TargetError
 from conformance.targets.cassette import RECORDED_RUN_ID, CassetteTarget
 from conformance.targets.live import LiveTarget
-from conformance.targets.mock import MOCK_KEYS, MockTarget
+from conformance.targets.mock import MockTarget
 
 __all__ = ["KINDS", "MOCK_KEYS", "RECORDED_RUN_ID", "CassetteTarget", "LiveRun", "LiveTarget",
            "MockTarget", "RunOptions", "Target", "TargetError", "parse_target"]

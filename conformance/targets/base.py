@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from conformance.api import FAR_FUTURE_S, Api
+from conformance.api import FAR_FUTURE_S, Api, api_of
+from conformance.fictional import fingerprint
 from conformance.profiles import VENDORS, Profile, load_profile
-from conformance.redact import Redactor, fingerprint
+from conformance.redact import Redactor
 from conformance.resources import CASSETTES
 from conformance.safety import Ledger, SafetyPolicy, SafetyTransport
 from conformance.spec import load_spec
@@ -141,7 +142,7 @@ class Target:
 
     @cached_property
     def api(self) -> Api:
-        return Api(self.spec, self.profile.auth_header)
+        return api_of(self.spec)
 
     @cached_property
     def redactor(self) -> Redactor:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from conformance.fictional import MOCK_KEYS
 from conformance.profiles import Profile, load_profile
 from conformance.targets.base import (
     Env,
@@ -22,8 +23,6 @@ from conformance.targets.base import (
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-#: Accepted keys of the embedded mock (= conformance.mock.app.DEFAULT_KEYS).
-MOCK_KEYS = ("mock-key-local", "mock-key-other")
 
 
 class MockTarget(Target):

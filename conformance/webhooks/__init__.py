@@ -6,13 +6,7 @@ their validation against the spec's `webhooks:`), `delivery` (queue, retries, lo
 deliveries and their verdicts), `cli` (the `conformance webhook-check` subcommand).
 """
 
-from conformance.webhooks.signing import (
-    HEADER,
-    TOLERANCE_SECS,
-    SignatureError,
-    fingerprint,
-    sign,
-    verify,
-)
+from conformance.fictional import fingerprint
+from conformance.webhooks.signing import HEADER, TOLERANCE_SECS, SignatureError, sign, verify
 
 __all__ = ["HEADER", "TOLERANCE_SECS", "SignatureError", "fingerprint", "sign", "verify"]

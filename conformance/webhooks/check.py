@@ -35,9 +35,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from conformance.fictional import fingerprint
 from conformance.webhooks.delivery import is_loopback_host
 from conformance.webhooks.events import CallEnd, build_event
-from conformance.webhooks.signing import HEADER, TOLERANCE_SECS, fingerprint, sign
+from conformance.webhooks.signing import HEADER, TOLERANCE_SECS, sign
 
 EXIT_OK, EXIT_NOT_AS_EXPECTED, EXIT_CANNOT_RUN = 0, 1, 2
 OVERSIZED_BYTES = 32 * 1024 * 1024

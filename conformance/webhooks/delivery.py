@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from conformance.fictional import fingerprint
 from conformance.webhooks.events import DeliveryRules, batch_link
-from conformance.webhooks.signing import fingerprint, sign
+from conformance.webhooks.signing import sign
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 

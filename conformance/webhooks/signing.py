@@ -8,7 +8,8 @@ rejects a timestamp older than 30 minutes. `verify` here is stricter in one way 
 leaves open (graded inferred): a timestamp more than the tolerance in the future is rejected
 too, since a receiver that accepts it accepts a signature that stays fresh for ever.
 
-Secrets never appear in a message, a repr or a log line: `fingerprint` names one.
+Secrets never appear in a message, a repr or a log line: `conformance.fictional.fingerprint`
+names one.
 """
 
 from __future__ import annotations
@@ -92,10 +93,3 @@ def verify(header: str | None, body: bytes | str, secret: str, tolerance: int = 
     if not matched:
         raise SignatureError("mismatch", "signature does not match the body and secret")
     return t
-
-
-def fingerprint(secret: str | None) -> str:
-    """A printable stand-in for a secret: `sha256:<first 12 hex>` (never the secret)."""
-    if not secret:
-        return "none"
-    return "sha256:" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:12]

@@ -3,7 +3,7 @@ Spec: HTTPValidationError on every operation (FastAPI on pydantic v2)."""
 
 import pytest
 
-from conformance.api import fictional_numbers
+from conformance.fictional import fictional_numbers
 
 
 @pytest.fixture

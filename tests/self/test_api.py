@@ -7,15 +7,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conformance.api import (
-    Api,
-    LifecycleError,
-    api_for,
-    fictional_number,
-    fictional_numbers,
-    is_fictional_phone,
-    lifecycle,
-)
+from conformance.api import Api, LifecycleError, api_for, lifecycle
+from conformance.fictional import fictional_number, fictional_numbers, is_fictional_phone
 from conformance.spec import load_spec
 
 BASE = "/v1/convai/batch-calling"

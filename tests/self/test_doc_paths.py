@@ -15,7 +15,7 @@ TOPS = ("conformance", "conformance_suite", "tests", "docs", "openapi", "benchma
 DOCS = sorted({*ROOT.glob("*.md"), *ROOT.glob("docs/*.md"), *ROOT.glob("conformance/**/*.md"),
                *ROOT.glob("benchmarks/*.md"), *ROOT.glob("cassettes/*.md"),
                *ROOT.glob("openapi/**/*.md")} - set(ROOT.glob("benchmarks/results/**/*.md")))
-PATH = re.compile(r"(?<![\w./:-])((?:%s)/[\w./*<>{}\[\]-]*)" % "|".join(TOPS))
+PATH = re.compile(r"(?<![\w./:-])((?:" + "|".join(TOPS) + r")/[\w./*<>{}\[\]-]*)")
 
 
 def named_paths(text: str) -> set[str]:

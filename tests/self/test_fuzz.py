@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from conformance import fuzz
-from conformance.api import api_for, is_fictional_whatsapp_id
+from conformance.api import api_for
+from conformance.fictional import is_fictional_whatsapp_id
 from conformance.fuzz.live import FOREIGN_REFERENCES, LIVE_MAX_RECIPIENTS, TEMPLATE_FIELDS
 from conformance.safety import SafetyPolicy, UnsafeRequest, guarded_client, is_fictional_phone
 from conformance.targets import parse_target

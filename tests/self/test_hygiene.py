@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from livehelp import ROOT, finish, pytest_command, start
 
-from conformance.redact import VENDOR_KEY_SHAPE, fingerprint
+from conformance.fictional import fingerprint
+from conformance.redact import VENDOR_KEY_SHAPE
 from conformance.targets import MOCK_KEYS, parse_target
 
 CASSETTES = ROOT / "cassettes"

@@ -11,10 +11,10 @@ import pytest
 
 from conformance.api import api_for
 from conformance.exchanges import validate_response
+from conformance.fictional import fingerprint
 from conformance.mock import FAULTS, NUMBERS, UnknownFault, create_app
 from conformance.mock.__main__ import main as cli_main
 from conformance.mock.clock import WallClock
-from conformance.redact import fingerprint
 from conformance.spec import load_spec
 
 with warnings.catch_warnings():

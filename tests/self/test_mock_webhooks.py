@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conformance.fictional import fingerprint
 from conformance.mock import FAULTS, NUMBERS, create_app
 from conformance.mock.__main__ import main as mock_main
 from conformance.mock.clock import WallClock
@@ -23,7 +24,7 @@ from conformance.webhooks.events import (
     validate_event,
 )
 from conformance.webhooks.receiver import Receiver
-from conformance.webhooks.signing import SignatureError, fingerprint, parse, verify
+from conformance.webhooks.signing import SignatureError, parse, verify
 
 SECRET = "whsec-mock-test-secret-0001"
 URL = "http://127.0.0.1:9/webhook"

@@ -22,10 +22,11 @@ import yaml
 from livehelp import ROOT
 
 from conformance.cassettes import vcr_filters
+from conformance.fictional import fingerprint
 from conformance.mock.app import create_app
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
-from conformance.redact import VENDOR_KEY_SHAPE, Redactor, fingerprint
+from conformance.redact import VENDOR_KEY_SHAPE, Redactor
 
 
 def _key() -> str:

@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conformance import cli
+from conformance.fictional import fingerprint
 from conformance.report import load_junit
 from conformance.webhooks.check import EXIT_CANNOT_RUN, build_cases, run_check
 from conformance.webhooks.receiver import Receiver, careful_handler
-from conformance.webhooks.signing import fingerprint
 
 SECRET = "whsec-check-0123456789abcdef"
 LIMIT = 16 * 1024 * 1024

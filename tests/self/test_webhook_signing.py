@@ -11,8 +11,9 @@ import pytest
 from elevenlabs.errors import BadRequestError
 from elevenlabs.webhooks_custom import WebhooksClient
 
+from conformance.fictional import fingerprint
 from conformance.webhooks import signing
-from conformance.webhooks.signing import SignatureError, fingerprint, sign, verify
+from conformance.webhooks.signing import SignatureError, sign, verify
 
 SECRET = "whsec-signing-test-secret"
 BODY = json.dumps({"type": "post_call_transcription", "event_timestamp": 1,
