@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The embedded mock, and the recorded exchanges of both dialects replayed beside it.
 TARGETS ?= mock cassette:elevenlabs cassette:voiceai
 
-.PHONY: install conformance test test-slow lint spec faults live-proof fuzz fuzz-cli record bench clean
+.PHONY: install conformance test test-slow lint spec faults live-proof fuzz fuzz-cli mutants record bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,12 +53,18 @@ fuzz: $(STAMP)
 fuzz-cli: $(STAMP)
 	$(PY) -m conformance.tools.fuzzcli $(if $(EXAMPLES),--examples $(EXAMPLES))
 
+## The suite's mutation score: generated mutants of the mock's request handling through the
+## suite (mock target, a live sample) and through Schemathesis' CLI alone; writes
+## reports/mutants.md. MUTANTS=quick: a fixed-seed sample of 50 (< 10 min on 2 cores).
+mutants: $(STAMP)
+	$(PY) -m conformance.tools.mutants $(if $(filter quick,$(MUTANTS)),--quick)
+
 ## Re-record cassettes for both dialects against the mock served on loopback.
 record: $(STAMP)
 	$(PY) -m conformance.tools.record
 
 ## Benchmarks: the mock beside Prism (installed with npm), scale, profile, suite speed;
-## prints tables and writes benchmarks/results/latest.md (about 8 min; QUICK=1 for ~1 min).
+## prints tables and writes benchmarks/results/latest.md (about 9 min; QUICK=1 for about 2: benchmarks/README.md).
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m benchmarks.run $(if $(QUICK),--quick)

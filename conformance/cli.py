@@ -135,7 +135,7 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
 
     target = parse_target(target_text, env if env is not None else os.environ)
     if not target.keeps_batches:
-        raise TargetError(f"{target_text}: sweep works on live:<vendor> targets only (nothing "
+        raise TargetError(f"{target_text}: sweep works on live:<dialect> targets only (nothing "
                           "else keeps batches between runs)")
     target.check_ready()
     target.check_reachable()
@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the suite against a target and write the report")
     run.add_argument("--target", action="append",
-                     help="mock | mock:<fault> | cassette:<vendor> | live:<vendor> "
+                     help="mock | mock:<fault> | cassette:<dialect> | live:<dialect> "
                      "(repeatable; default env API_TARGET or mock)")
     run.add_argument("--reports", default="reports", help="folder for JUnit and reports")
     run.add_argument("--suite", action="append",
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     sweep = sub.add_parser("sweep", help="cancel and delete leftover batches of earlier runs")
-    sweep.add_argument("--target", required=True, help="live:<vendor>")
+    sweep.add_argument("--target", required=True, help="live:<dialect>")
     sweep.add_argument("--prefix", default="cst-", help="batch-name prefix to sweep")
     sweep.add_argument("--dry-run", action="store_true")
     sweep.add_argument("--min-age", type=int, default=0,

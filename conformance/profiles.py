@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-VENDORS = ("elevenlabs", "voiceai")
+DIALECTS = ("elevenlabs", "voiceai")
 SPEC_BASE_PATH = "/v1/convai/batch-calling"
 BATCH_MODELS = ("BatchCallResponse", "BatchCallDetailedResponse")
 

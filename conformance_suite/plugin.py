@@ -33,7 +33,7 @@ DIFFERS = "differs from our inference: "
 def pytest_addoption(parser):
     group = parser.getgroup("conformance")
     group.addoption("--target", default=os.environ.get("API_TARGET", "mock"),
-                    help="mock | mock:<fault> | cassette:<vendor> | live:<vendor> "
+                    help="mock | mock:<fault> | cassette:<dialect> | live:<dialect> "
                     "(env API_TARGET; default mock)")
     group.addoption("--allow-dispatch", action="store_true",
                     default=os.environ.get("API_ALLOW_DISPATCH") == "1",

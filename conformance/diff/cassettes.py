@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from conformance.exchanges import validate_response
-from conformance.profiles import VENDORS, derive_dialect, load_profile
+from conformance.profiles import DIALECTS, derive_dialect, load_profile
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 
@@ -63,7 +63,7 @@ def _exchange(interaction: dict) -> tuple[str, str, int, str | None, bytes]:
             content_type, body)
 
 
-def check(spec: dict, root: Path = CASSETTES, vendors=VENDORS) -> CheckResult:
+def check(spec: dict, root: Path = CASSETTES, vendors=DIALECTS) -> CheckResult:
     """Validate every recorded response under `root/<vendor>/` against `spec` (bundled form)
     in that vendor's dialect (`derive_dialect`). Exchanges outside the API's base path (none
     today) are not the contract's business and are skipped."""

@@ -20,14 +20,20 @@ DEEP = {
     "generation": {"max-examples": 1000},
     "phases": {"stateful": {"max-steps": 30}},
 }
+#: `CONFORMANCE_FUZZ=mutants`: the reduced profile `make mutants` runs once per mutant
+#: (same seed and phases, fewer examples: hundreds of runs must fit in an hour).
+REDUCED = {
+    "generation": {"max-examples": 10},
+    "phases": {"stateful": {"max-steps": 8}},
+}
 #: Stateful scenarios (Hypothesis examples of the state machine) per run.
-STATEFUL_SCENARIOS = {"ci": 60, "deep": 600}
+STATEFUL_SCENARIOS = {"ci": 60, "deep": 600, "mutants": 10}
 
 
 def depth(env: Mapping[str, str] = os.environ) -> str:
     value = env.get("CONFORMANCE_FUZZ", "ci").strip().lower() or "ci"
     if value not in STATEFUL_SCENARIOS:
-        raise ValueError(f"CONFORMANCE_FUZZ={value!r}: use ci or deep")
+        raise ValueError(f"CONFORMANCE_FUZZ={value!r}: use ci, deep or mutants")
     return value
 
 
@@ -44,8 +50,9 @@ def _merge(base: dict, overlay: Mapping) -> dict:
 def settings_dict(level: str | None = None) -> dict:
     """The root schemathesis.toml as a dict, with the `deep` overlay when asked for."""
     data = tomllib.loads(FUZZ_SETTINGS.read_text())
-    if (level or depth()) == "deep":
-        data = _merge(data, DEEP)
+    overlay = {"deep": DEEP, "mutants": REDUCED}.get(level or depth())
+    if overlay:
+        data = _merge(data, overlay)
     return data
 
 

@@ -115,6 +115,19 @@ class AppParts:
     def max_page_limit(self) -> int:
         return self.choices.max_page_limit
 
+    # The request checks both the routed handlers and the fast paths (fastpath.py) make.
+    def page_size(self, values: dict[str, Any]) -> int:
+        """A list page's size from its validated query: `limit` (default 100), at least 1,
+        at most the choice set's maximum."""
+        limit = values.get("limit")
+        return int(min(max(1, 100 if limit is None else limit), self.max_page_limit))
+
+    def refuses_id(self, batch_id: str) -> bool:
+        """With `malformed_id_status = 422`, an id not in this server's format is refused
+        before it is looked up."""
+        return (self.choices.malformed_id_status == 422
+                and not well_formed_id(self.choices.id_format, batch_id))
+
 
 def _encoded(status: int, content: bytes) -> Response:
     return Response(content, status_code=status, media_type="application/json")
@@ -148,8 +161,7 @@ class Handlers:
         id format is refused before it is looked up."""
         p = self.parts
         batch_id = request.path_params["batch_id"]
-        if p.choices.malformed_id_status == 422 and not well_formed_id(p.choices.id_format,
-                                                                         batch_id):
+        if p.refuses_id(batch_id):
             raise p.errors.invalid(["path", "batch_id"], "not a batch call id of this server",
                                    batch_id[:64])
         return batch_id
@@ -186,8 +198,7 @@ class Handlers:
         workspace = self._workspace(request)
         p = self.parts
         values = self._query("listBatchCalls", request)
-        limit = values.get("limit")
-        limit = min(max(1, 100 if limit is None else limit), p.max_page_limit)
+        limit = p.page_size(values)
         try:
             with p.store.lock:
                 page = p.store.list(workspace, limit, values.get("last_doc"),

@@ -19,7 +19,6 @@ from email.utils import formatdate
 
 from starlette.datastructures import QueryParams
 
-from conformance.mock.ids import well_formed_id
 from conformance.mock.validation import MAX_JSON_ELEMENTS, parse, within_bounds
 
 _JSON = b"application/json"
@@ -85,8 +84,7 @@ class FastPaths:
                                                QueryParams(scope["query_string"]))
             if errors:
                 raise _Refused
-            limit = values.get("limit")
-            limit = min(max(1, 100 if limit is None else limit), p.max_page_limit)
+            limit = p.page_size(values)
             with p.store.lock:
                 page = p.store.list(workspace, limit, values.get("last_doc"),
                                     values.get("agent_id"))
@@ -98,8 +96,7 @@ class FastPaths:
         if not batch_id or "/" in batch_id or batch_id in ("workspace", "submit"):
             raise _Refused
         workspace = p.auth.resolve(self._key(scope))
-        if p.choices.malformed_id_status == 422 and not well_formed_id(p.choices.id_format,
-                                                                         batch_id):
+        if p.refuses_id(batch_id):
             raise _Refused
         with p.store.lock:
             batch = p.store.get(workspace, batch_id)

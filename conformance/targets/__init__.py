@@ -2,8 +2,8 @@
 
     mock              the embedded mock, in-process (default), elevenlabs dialect
     mock:<fault>      the same mock with one named deliberate bug
-    cassette:<vendor> recorded exchanges replayed, network blocked
-    live:<vendor>     a real endpoint: <VENDOR>_BASE_URL and <VENDOR>_API_KEY
+    cassette:<dialect> recorded exchanges replayed, network blocked
+    live:<dialect>     a real endpoint: <VENDOR>_BASE_URL and <VENDOR>_API_KEY
 
 A target string names a class (as Bowtie maps a connector string to one); the object answers
 what tests need. Only this package knows which kind a target is.
@@ -24,7 +24,7 @@ __all__ = ["KINDS", "MOCK_KEYS", "RECORDED_RUN_ID", "CassetteTarget", "LiveRun",
 
 KINDS: dict[str, type[Target]] = {cls.kind: cls for cls in (MockTarget, CassetteTarget,
                                                             LiveTarget)}
-FORMS = "mock, mock:<fault>, cassette:<vendor> or live:<vendor>"
+FORMS = "mock, mock:<fault>, cassette:<dialect> or live:<dialect>"
 
 
 def parse_target(text: str, env: Env = os.environ, options: RunOptions | None = None

@@ -20,7 +20,7 @@ import httpx
 
 from conformance.api import FAR_FUTURE_S, Api, api_of
 from conformance.fictional import fingerprint
-from conformance.profiles import VENDORS, Profile, load_profile
+from conformance.profiles import DIALECTS, Profile, load_profile
 from conformance.redact import Redactor
 from conformance.resources import CASSETTES
 from conformance.safety import Ledger, SafetyPolicy, SafetyTransport
@@ -51,8 +51,8 @@ class TargetError(Exception):
 
 def check_dialect(text: str, dialect: str) -> None:
     """`dialect` (the `<dialect>` of `live:<dialect>`, `cassette:<dialect>`) has a profile."""
-    if dialect not in VENDORS:
-        raise TargetError(f"{text}: unknown dialect {dialect!r} (known: {', '.join(VENDORS)})")
+    if dialect not in DIALECTS:
+        raise TargetError(f"{text}: unknown dialect {dialect!r} (known: {', '.join(DIALECTS)})")
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,10 @@ class Target:
     kind: ClassVar[str]
     #: Controls its own clock: `eventually` moves time instead of waiting for it.
     controls_time: ClassVar[bool] = False
-    #: A vendor's server (or its recording): inferred requirements are reported, not failed.
-    is_vendor: ClassVar[bool] = True
+    #: Not this suite's mock (a vendor's server or its recording): an inferred requirement
+    #: that does not hold here is reported as "differs from our inference", not failed
+    #: (unless --strict).
+    grades_inferred_as_differs: ClassVar[bool] = True
     #: Batches outlive the run there (so leftovers can be swept).
     keeps_batches: ClassVar[bool] = False
     #: Answers come from recordings (nothing is sent).
@@ -164,7 +166,7 @@ class Target:
     @property
     def strict(self) -> bool:
         """Inferred requirements fail here (always on the mock; on a vendor with --strict)."""
-        return not self.is_vendor or self.options.strict
+        return not self.grades_inferred_as_differs or self.options.strict
 
     @property
     def may_dispatch(self) -> bool:

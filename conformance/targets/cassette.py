@@ -1,4 +1,4 @@
-"""`cassette:<vendor>`: recorded exchanges replayed with the network blocked."""
+"""`cassette:<dialect>`: recorded exchanges replayed with the network blocked."""
 
 from __future__ import annotations
 

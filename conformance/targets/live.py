@@ -1,4 +1,4 @@
-"""`live:<vendor>`: a real endpoint, every request through the live guard.
+"""`live:<dialect>`: a real endpoint, every request through the live guard.
 
 One `LiveRun` per run holds the guard's policy, its ledger and its caps; every client of the
 run (scenarios, fuzzing, clean-up) sends through its one transport.

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 class MockTarget(Target):
     kind = "mock"
     controls_time = True
-    is_vendor = False
+    grades_inferred_as_differs = False
     in_process = True
 
     def __init__(self, text: str, fault: str | None = None, **kw: Any) -> None:

@@ -26,7 +26,7 @@ from conformance.mock.app import create_app
 from conformance.mock.choices import load_choices
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
-from conformance.profiles import VENDORS, load_profile
+from conformance.profiles import DIALECTS, load_profile
 from conformance.report.junit import load_junit
 from conformance.targets import MOCK_KEYS
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         plan = [("elevenlabs", "default", "safe"), ("voiceai", "alternate", "outcomes")]
     else:
-        plan = [(d, c, m) for d in VENDORS for c in ("default", "alternate") for m in MODES]
+        plan = [(d, c, m) for d in DIALECTS for c in ("default", "alternate") for m in MODES]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for dialect, choices, mode in plan:

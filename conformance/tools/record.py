@@ -4,7 +4,7 @@
     python -m conformance.tools.record elevenlabs --suite conformance_suite/scenarios/test_x.py
                                                     # re-records those modules only
 
-Until someone records a vendor (`pytest --target=live:<vendor> --record-mode=rewrite` with the
+Until someone records a vendor (`pytest --target=live:<dialect> --record-mode=rewrite` with the
 vendor's URL and key), the committed cassettes come from here.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from conformance.mock.app import create_app
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
-from conformance.profiles import VENDORS, load_profile
+from conformance.profiles import DIALECTS, load_profile
 from conformance.resources import CASSETTES, ROOT
 from conformance.targets import MOCK_KEYS
 from conformance.targets.base import WHATSAPP_PHONE_NUMBER_ID
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", action="append",
                         help="re-record only this scenario module (repeatable)")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
-    for vendor in args.vendors or list(VENDORS):
-        if vendor not in VENDORS:
+    for vendor in args.vendors or list(DIALECTS):
+        if vendor not in DIALECTS:
             print(f"record: unknown vendor {vendor!r}", file=sys.stderr)
             return 2
         code = record(vendor, args.suite)

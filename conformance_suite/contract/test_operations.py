@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from conformance import fuzz
-from conformance.profiles import VENDORS
+from conformance.profiles import DIALECTS
 
-SCHEMAS = {vendor: fuzz.load_schema(vendor) for vendor in VENDORS}
+SCHEMAS = {vendor: fuzz.load_schema(vendor) for vendor in DIALECTS}
 
 
 @pytest.mark.requirement("CONTRACT-1")

@@ -13,7 +13,7 @@ from livehelp import finish, pytest_command, start
 
 from conformance.exchanges import validate_response
 from conformance.fictional import is_fictional_phone
-from conformance.profiles import VENDORS, load_profile
+from conformance.profiles import DIALECTS, load_profile
 from conformance.resources import CASSETTES
 from conformance.targets import MOCK_KEYS
 
@@ -31,7 +31,7 @@ def _interactions(path: Path):
     return yaml.safe_load(path.read_text()).get("interactions") or []
 
 
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", DIALECTS)
 def test_both_dialects_have_a_full_set(vendor):
     """Every scenario module has cassettes for both dialects."""
     # test_webhooks: deliveries reach a receiver, not the client; nothing to record.
@@ -40,7 +40,7 @@ def test_both_dialects_have_a_full_set(vendor):
     assert modules <= recorded
 
 
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", DIALECTS)
 def test_cassettes_hold_no_key_material(vendor):
     """No auth header is recorded and no key value appears anywhere in a cassette."""
     for path in _cassettes(vendor):
@@ -52,7 +52,7 @@ def test_cassettes_hold_no_key_material(vendor):
             assert not headers & SECRET_HEADERS, path
 
 
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", DIALECTS)
 def test_cassettes_hold_only_fictional_numbers(vendor):
     """Every phone number in a cassette is in +1 NPA 555-0100..0199."""
     seen = 0
@@ -63,7 +63,7 @@ def test_cassettes_hold_only_fictional_numbers(vendor):
     assert seen, "no phone number found at all: the scan is broken"
 
 
-@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("vendor", DIALECTS)
 def test_recorded_responses_validate_against_the_current_spec(vendor):
     """Every recorded response still conforms to the vendor's dialect of the spec."""
     from conformance.spec import load_spec
@@ -91,7 +91,7 @@ def test_recorded_responses_validate_against_the_current_spec(vendor):
 def test_replay_passes_with_no_server_and_the_network_blocked():
     """cassette:elevenlabs and cassette:voiceai replay the scenarios green, with no server."""
     procs = {vendor: start(pytest_command(SCENARIOS, f"--target=cassette:{vendor}"))
-             for vendor in VENDORS}
+             for vendor in DIALECTS}
     for vendor, proc in procs.items():
         code, out = finish(proc)
         assert code == 0, f"{vendor}:\n{out[-3000:]}"

@@ -15,7 +15,7 @@ from livehelp import finish, live_env, pytest_command, served_mock, start
 from conformance.safety import SafetyPolicy, UnsafeRequest, guarded_client, name_prefix
 from conformance.targets import MOCK_KEYS
 
-VENDORS = ("elevenlabs", "voiceai")
+DIALECTS = ("elevenlabs", "voiceai")
 #: Held far enough ahead for the guard (30 days) and within its window (5 years).
 FAR = int(time.time()) + 40 * 24 * 3600
 
@@ -152,5 +152,5 @@ def test_live_target_without_key_fails_fast_with_one_line():
 def test_unknown_target_is_a_usage_error():
     """A target that names no kind or vendor exits 2 with the list of valid forms."""
     code, out = finish(start([sys.executable, "-m", "conformance", "run", "--target", "staging"]))
-    assert code == 2 and "mock, mock:<fault>, cassette:<vendor> or live:<vendor>" in out
+    assert code == 2 and "mock, mock:<fault>, cassette:<dialect> or live:<dialect>" in out
     assert json.dumps(out)  # printable, one message

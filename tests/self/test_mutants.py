@@ -1,0 +1,71 @@
+"""`conformance.tools.mutants` on itself: a known mutant is generated from Cosmic Ray's
+operator, applied to one process through the overlay (never to the file on disk) and killed
+by the suite's verdict; the same run with the correct source survives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conformance.tools import mutants
+
+pytest.importorskip("cosmic_ray")
+
+#: The 404 of an unknown batch (errors.ErrorBuilder.not_found) moved by one: 404 -> 405.
+NOT_FOUND_LINE = 'return self.object(404, "not_found", "batch_call_not_found", message)'
+#: A scenario that asks for an unknown batch and must see 404.
+TEST = "scenarios/test_get.py::test_get_unknown_batch_is_404"
+
+
+def _known_mutant() -> mutants.Mutant:
+    found = [m for m in mutants.enumerate_mutants(("errors",), ("NumberReplacer",))
+             if NOT_FOUND_LINE in m.before and "405" in m.after]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_known_mutant_is_generated_with_its_diff_line():
+    mutant = _known_mutant()
+    assert mutant.module == "errors" and mutant.in_function
+    source = (mutants.MOCK / "errors.py").read_text()
+    assert source.splitlines()[mutant.line - 1] == mutant.before
+    mutated = NOT_FOUND_LINE.replace("404", " 405")   # Cosmic Ray writes " 405"
+    assert mutant.key == f"errors.ErrorBuilder.not_found: {NOT_FOUND_LINE} => {mutated}"
+
+
+def test_the_overlay_changes_one_process_and_not_the_file(tmp_path):
+    mutant = _known_mutant()
+    before = (mutants.MOCK / "errors.py").read_bytes()
+    env = mutants._clean_env(mutants.make_overlay(tmp_path / "overlay", mutant))
+    probe = ("from conformance.mock.errors import ErrorBuilder; "
+             "print(ErrorBuilder().not_found('x').status)")
+    mutated = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                             text=True, check=True)
+    plain = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True)
+    assert (mutated.stdout.strip(), plain.stdout.strip()) == ("405", "404")
+    assert (mutants.MOCK / "errors.py").read_bytes() == before
+
+
+def test_the_known_mutant_is_killed_and_the_correct_source_survives(tmp_path):
+    mutant = _known_mutant()
+    assert TEST in _collected(tmp_path), "the self-test's scenario was renamed"
+    killed = mutants.run_suite(mutant, [TEST], tmp_path / "mutant", timeout=300)
+    assert killed.exit == 1 and killed.killed, killed
+    assert killed.detail.startswith("NOTFOUND-1 "), killed.detail
+    # A no-op mutant: the overlay serves the module's own source.
+    same = (mutants.MOCK / "errors.py").read_text()
+    mutants.make_overlay(tmp_path / "noop" / "overlay", mutant, same)
+    survived = mutants.run_suite(mutant, [TEST], tmp_path / "noop", timeout=300,
+                                 source=same)
+    assert survived.exit == 0 and not survived.killed, survived
+
+
+def _collected(tmp_path) -> str:
+    from conformance.cli import pytest_command
+
+    command = pytest_command("mock", tmp_path / "c.xml", None, strict=False,
+                             extra=["--collect-only", "-q"])
+    return subprocess.run(command, capture_output=True, text=True).stdout
