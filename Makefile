@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadgroup -m "not slow"
 
 ## The long proofs (several minutes): the quick fault matrix, the live path against two
-## correct servers. CI runs them after `make test`.
+## correct servers, a whole mutant run. CI runs them after `make test`.
 test-slow: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadgroup -m slow
 

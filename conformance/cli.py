@@ -76,6 +76,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         index, count = parse_shard(args.shard)
         extra += ["--shard", f"{index}/{count}"]
         shard = f".shard-{index}-of-{count}"
+    # The live user's options are the CLI's own; they travel to pytest as its options.
+    for flag in ("allow_dispatch", "mock_outcomes", "strict_drift"):
+        option = "--" + flag.replace("_", "-")
+        if getattr(args, flag) and option not in extra:
+            extra.append(option)
+    if args.pressure_budget is not None:
+        extra += ["--pressure-budget", str(args.pressure_budget)]
+    if args.workers and args.workers > 1:
+        # pytest-xdist; work stealing keeps the long fuzz tests from queueing behind others
+        extra += ["-n", str(args.workers), "--dist", "worksteal"]
     options = RunOptions(allow_dispatch="--allow-dispatch" in extra,
                          mock_outcomes="--mock-outcomes" in extra, strict=args.strict)
     try:
@@ -92,7 +102,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         junit = reports / f"{report_file_name(text)}{shard}.xml"
         command = pytest_command(text, junit, args.suite, strict=args.strict, extra=extra)
         print("$ " + " ".join(command), flush=True)
+        stop = junit.with_suffix(".stop")   # the pressure layer's one line (pressure.py)
+        stop.unlink(missing_ok=True)
         code = subprocess.call(command)
+        if stop.exists():
+            return _fail(stop.read_text().strip())
         if code not in (0, 1) or not junit.exists():
             return _fail(f"pytest could not run the suite against {text} (exit {code})")
         junits.append(str(junit))
@@ -143,7 +157,13 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     policy = SafetyPolicy(name_prefix=name_prefix(new_run_id()), base_path=api.base_path,
                           allowed_hosts=frozenset({urlsplit(target.base_url or "").hostname or ""}),
                           sweep_prefix=prefix)
+    from conformance.pressure import Pressure, PressureTransport  # lazy: only `sweep` needs it
+
+    # Through the pressure layer too: a staging endpoint that pushes back is waited for.
+    inner = PressureTransport(httpx.HTTPTransport(), Pressure(),
+                              key_header=target.profile.auth_header)
     with guarded_client(target.base_url or "", policy, headers=target.auth_headers(None),
+                        inner=inner,
                         timeout=30.0) as client:
         try:
             swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
@@ -184,8 +204,18 @@ def _baseline_options(parser: argparse.ArgumentParser) -> None:
                         "did not have; known ones are still listed")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # lazy: only --version
+
+    try:
+        return version("conformance")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the suite against a target and write the report")
@@ -204,6 +234,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run shard I of N of each target's suite (a CI matrix job); "
                      "`conformance report` merges the shards' JUnit files")
     _baseline_options(run)
+    live = run.add_argument_group("live targets")
+    live.add_argument("--workers", type=int, default=1, metavar="N",
+                      help="run N tests at a time (pytest-xdist processes; a live run is I/O "
+                      "bound, so waits overlap); the run's caps are split between them and "
+                      "the concurrency the server allows is shared (default 1)")
+    live.add_argument("--allow-dispatch", action="store_true",
+                      help="let batches start now: calls are placed (numbers stay fictional)")
+    live.add_argument("--mock-outcomes", action="store_true",
+                      help="the endpoint is this suite's mock, so its outcome table holds")
+    live.add_argument("--strict-drift", action="store_true",
+                      help="fail the run when the target sends what the spec does not declare")
+    live.add_argument("--pressure-budget", type=float, default=None, metavar="S",
+                      help="the longest total wait on pushback (429s, transport errors) "
+                      "before the run ends 'could not run' with the numbers (default "
+                      "300 s, env API_LIVE_PRESSURE_BUDGET)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     run.set_defaults(func=cmd_run)
 

@@ -4,7 +4,7 @@ kind. Registered by conformance_suite.plugin."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -18,6 +18,7 @@ from conformance.targets import RECORDED_RUN_ID, Target
 from conformance_suite.plugin import (
     UNKNOWN_ID,
 )
+from conformance_suite.pressure_plugin import LIVE_RUN, slots_dir, stats_property
 
 # --- target, spec, clients -------------------------------------------------------------
 
@@ -52,6 +53,9 @@ def _suite_properties(record_testsuite_property, target, request):
     if run is not None:
         # Requests the run's guard refused: each one is a defect of the suite (0 expected).
         record_testsuite_property("guard_refusals", str(len(run.ledger.refusals)))
+    pressure = stats_property(request.config)
+    if pressure is not None:   # how often the server pushed back, how long the run waited
+        record_testsuite_property(*pressure)
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +80,7 @@ def name_prefix(run_id) -> str:
     return prefix(run_id)
 
 
-_LIVE_RUN = pytest.StashKey[object]()
+_LIVE_RUN = LIVE_RUN
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +90,8 @@ def live_run(request, target, run_id, name_prefix):
     # An xdist worker knows how many share the run (its config, not the environment, which a
     # subprocess would inherit): each gets an even share of the caps.
     workers = getattr(request.config, "workerinput", {}).get("workercount", 1)
-    run = target.start_run(run_id, name_prefix, workers=workers)
+    run = target.start_run(run_id, name_prefix, workers=workers,
+                           slots_dir=slots_dir(request.config))
     if run is not None:
         request.config.stash[_LIVE_RUN] = run
     yield run
@@ -102,7 +107,7 @@ def mock_app(target):
 
 
 @pytest.fixture
-def client_for(target, validator, mock_app, live_run) -> Callable[..., httpx.Client]:
+def client_for(target, validator, mock_app, live_run) -> Iterator[Callable[..., httpx.Client]]:
     """Factory: a validating client with a given key (`""` sends none)."""
     clients: list[httpx.Client] = []
 
@@ -156,21 +161,46 @@ def sendable(target, live_run):
     return check
 
 
-@pytest.fixture
-def list_pages(api):
-    """`list_pages(http, **params)`: every page of the list, following next_doc as last_doc."""
+#: The most list pages one test walks (env API_LIVE_LIST_PAGES): a lived-in workspace holds
+#: thousands of other batches, and no test's request count may grow with it.
+LIST_WALK_PAGES = int(os.environ.get("API_LIVE_LIST_PAGES", "50"))
 
-    def pages(http: httpx.Client, max_pages: int = 1000, **params) -> list[dict]:
-        out, cursor = [], None
+
+@pytest.fixture
+def list_pages(request, api):
+    """`list_pages(http, *, until=None, max_pages=LIST_WALK_PAGES, **params)`: the list's
+    pages, following next_doc as last_doc, until the last page or `until(page)` is true.
+
+    A bounded walk: tests list what the run controls (its agent's batches), and when the
+    bound stops the walk before the list's end, the test is skipped with the reason (it could
+    not judge), never failed. How much was walked is a property of the test ("list_walk")."""
+
+    def pages(http: httpx.Client, *, until=None, max_pages: int = LIST_WALK_PAGES,
+              **params) -> list[dict]:
+        out: list[dict] = []
+        cursor = None
+
+        def walked(why: str) -> None:
+            items = sum(len(p.get("batch_calls") or []) for p in out)
+            request.node.user_properties.append(
+                ("list_walk", f"{len(out)} page(s), {items} batch(es), {why}"))
+
         for _ in range(max_pages):
             page = http.get(api.list(), params={**params, **({"last_doc": cursor}
                                                               if cursor else {})}).json()
             out.append(page)
+            if until is not None and until(page):
+                walked("found what it looked for")
+                return out
             if not page["has_more"]:
+                walked("to the end")
                 return out
             assert page["next_doc"], "has_more is true but next_doc is empty"
             cursor = page["next_doc"]
-        pytest.fail(f"more than {max_pages} pages")
+        walked("stopped by its bound")
+        pytest.skip(f"not judged: the list walk stopped at its bound of {max_pages} pages "
+                    f"({sum(len(p['batch_calls']) for p in out)} batches) before the end of "
+                    "the list (API_LIVE_LIST_PAGES)")
 
     return pages
 

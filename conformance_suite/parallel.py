@@ -23,6 +23,7 @@ import pytest
 from _pytest.junitxml import xml_key
 
 from conformance import requirements as reqs
+from conformance_suite.pressure_plugin import live_run_of, stats_property
 
 _KEY = "conformance_suite_properties"
 
@@ -60,9 +61,13 @@ def suite_properties(config) -> list[tuple[str, str]]:
     target = getattr(config, "conformance_target", None)
     if target is None:
         return []
+    pressure = stats_property(config)
+    run = live_run_of(config)
+    refusals = [] if run is None else [("guard_refusals", str(len(run.ledger.refusals)))]
     return [("target", target.text), ("requirements", reqs.as_json(reqs.load())),
             ("coverage", config.conformance_coverage.as_json()),
-            ("drift", config.conformance_drift.as_json())]
+            ("drift", config.conformance_drift.as_json()), *([pressure] if pressure else []),
+            *refusals]
 
 
 @pytest.hookimpl(trylast=True)

@@ -25,7 +25,7 @@ SUITE = Path(__file__).resolve().parent
 #: the webhook receiver and the xdist/shard wiring, registered with this plugin.
 pytest_plugins = ["conformance_suite.fixtures", "conformance_suite.verdicts",
                   "conformance_suite.contract.plugin", "conformance_suite.webhooks_plugin",
-                  "conformance_suite.parallel"]
+                  "conformance_suite.parallel", "conformance_suite.pressure_plugin"]
 UNKNOWN_ID = "btcal_conformance_does_not_exist"
 DIFFERS = "differs from our inference: "
 
@@ -71,7 +71,8 @@ def pytest_configure(config):
     options = RunOptions(allow_dispatch=config.getoption("--allow-dispatch"),
                          mock_outcomes=config.getoption("--mock-outcomes"),
                          strict=config.getoption("conformance_strict"),
-                         recording=_recording(config))
+                         recording=_recording(config),
+                         pressure_budget_s=config.getoption("--pressure-budget"))
     try:
         target = parse_target(config.getoption("--target"), options=options)
         target.check_ready()

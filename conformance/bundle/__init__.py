@@ -29,6 +29,8 @@ import yaml
 from conformance.bundle.extract import extract, is_batch_calling_path
 from conformance.bundle.operations import ADDITIONS
 from conformance.bundle.parts import (
+    busy_response,
+    busy_schemas,
     error_response,
     error_schemas,
     rename,
@@ -111,6 +113,7 @@ def build(vendor: dict | None = None, fragment_name: str | None = None) -> dict:
             "type": "object", "title": "Context", "x-conformance-source": "observed"}
 
     schemas.update(error_schemas())
+    schemas.update(busy_schemas())
     webhook_schemas, webhooks, delivery = webhooks_of_the_api()
     schemas.update(webhook_schemas)
 
@@ -141,6 +144,7 @@ def build(vendor: dict | None = None, fragment_name: str | None = None) -> dict:
             responses["401"] = error_response("401")
             for status in EXTRA_ERRORS.get(op_id, []):
                 responses[status] = error_response(status)
+            responses["429"] = busy_response()   # pressure, on every operation
             for addition in ADDITIONS.get(op_id, ()):
                 addition(op, responses)
             paths.setdefault(path, {})[method] = op

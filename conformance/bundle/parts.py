@@ -109,3 +109,64 @@ def webhooks() -> tuple[dict, dict, dict]:
                 },
             }}
     return schemas, webhooks, delivery
+
+
+#: The vendor's page "AI rate limiting for voice: Concurrency, queues, and 429s"
+#: (elevenlabs.io/blog/ai-rate-limiting-for-voice; openapi/README.md "Pressure").
+PRESSURE_SOURCE = ("ElevenLabs, \"AI rate limiting for voice: Concurrency, queues, and "
+                   "429s\" (elevenlabs.io/blog/ai-rate-limiting-for-voice)")
+BUSY_STATUSES = ["too_many_concurrent_requests", "system_busy"]
+
+
+def busy_schemas() -> dict:
+    return {
+        "BusyErrorDetail": {
+            "type": "object",
+            "title": "BusyErrorDetail",
+            "x-conformance-source": "documented",
+            "x-conformance-provenance": PRESSURE_SOURCE,
+            "description": "Why the server pushed back: `too_many_concurrent_requests` (wait "
+            "for a slot, then retry) or `system_busy` (back off). The page names only "
+            "`status`; other keys (the object error's) may come with it.",
+            "properties": {
+                "status": {"type": "string", "enum": list(BUSY_STATUSES)},
+                "message": {"type": "string"},
+            },
+            "required": ["status"],
+        },
+        "BusyErrorResponse": {
+            "type": "object",
+            "title": "BusyErrorResponse",
+            "x-conformance-source": "documented",
+            "x-conformance-provenance": PRESSURE_SOURCE,
+            "properties": {"detail": {"$ref": "#/components/schemas/BusyErrorDetail"}},
+            "required": ["detail"],
+        },
+    }
+
+
+def busy_response() -> dict:
+    """429 on every operation: the workspace's concurrency limit (plan-dependent) or a busy
+    system. Pressure, never a failure of the server; a client waits and sends again."""
+    def header(description: str, schema: dict) -> dict:
+        return {"description": description, "required": False, "schema": schema,
+                "x-conformance-source": "documented"}
+
+    return {
+        "description": "Over the workspace's limit on concurrent requests "
+        "(`too_many_concurrent_requests`: wait for a slot, then retry) or the system is busy "
+        "(`system_busy`: back off). Requests first queue briefly, then get this answer.",
+        "x-conformance-source": "documented",
+        "x-conformance-provenance": PRESSURE_SOURCE,
+        "headers": {
+            "Retry-After": header("How long to wait: delta-seconds or an HTTP date "
+                                  "(RFC 9110); may be absent.", {"type": "string"}),
+            "current-concurrent-requests": header(
+                "Requests of the workspace in flight now.", {"type": "integer"}),
+            "maximum-concurrent-requests": header(
+                "The workspace's limit on concurrent requests.", {"type": "integer"}),
+        },
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BusyErrorResponse"}}
+        },
+    }

@@ -12,7 +12,7 @@ import schemathesis
 
 from conformance.fuzz import checks
 from conformance.fuzz.checks import DOMAIN_CHECKS, operation_id
-from conformance.fuzz.live import live_safe_body, requests_session, send_httpx
+from conformance.fuzz.live import live_safe_body, probes_through, requests_session, send_httpx
 from conformance.fuzz.runner import CaseRunner, Reachability
 from conformance.fuzz.settings import (
     DEEP,
@@ -38,7 +38,8 @@ from conformance.fuzz.world import (
 __all__ = ["DEEP", "DOMAIN_CHECKS", "STATEFUL_SCENARIOS", "AppSwitch", "CaseRunner",
            "Reachability", "World", "checks", "credentials_for", "depth", "is_positive",
            "live_safe_body", "load_config", "load_schema", "mixed_number", "operation_id",
-           "pin_batch_id", "pin_query", "requests_session", "satisfy_recipient_rule",
+           "pin_batch_id", "pin_query", "probes_through", "requests_session",
+           "satisfy_recipient_rule",
            "send_httpx", "settings_dict", "state_machine"]
 
 

@@ -31,6 +31,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from conformance.api import MIN_SCHEDULE_AHEAD_S
@@ -132,10 +133,9 @@ def send_httpx(client, case, *, base_url: str, headers: Mapping[str, str]):
     return client.request(**request_of(case, base_url=base_url, headers=headers))
 
 
-def requests_session(client):
-    """A `requests.Session` whose every request goes out through the httpx `client`, so
-    requests a Schemathesis check re-sends (ignored_auth, our follow-up GETs) pass the live
-    guard too."""
+def _adapter(client):
+    """A requests adapter that sends through the httpx `client` (the run's guard and its
+    pressure layer)."""
     import requests  # lazy: requests (schemathesis' transport), only when fuzzing live
 
     class _Adapter(requests.adapters.BaseAdapter):
@@ -156,8 +156,42 @@ def requests_session(client):
         def close(self):
             pass
 
+    return _Adapter()
+
+
+def requests_session(client):
+    """A `requests.Session` whose every request goes out through the httpx `client`, so
+    requests a Schemathesis check re-sends (our follow-up GETs) pass the live guard too."""
+    import requests  # lazy: requests (schemathesis' transport), only when fuzzing live
+
     session = requests.Session()
     session.trust_env = False
-    session.mount("http://", _Adapter())
-    session.mount("https://", _Adapter())
+    adapter = _adapter(client)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return session
+
+
+@contextmanager
+def probes_through(client):
+    """Schemathesis' auth probes (`ignored_auth`) drop the session they were given and open
+    their own: while the block runs, the session class they open is one whose every request
+    goes through the httpx `client` too, so no probe leaves the run's guard (and its pressure
+    layer)."""
+    from schemathesis.transport import requests as st_requests  # lazy: only fuzzing live
+
+    original = st_requests.SameHostRedirectsSession
+    adapter = _adapter(client)
+
+    class Guarded(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.trust_env = False
+            self.mount("http://", adapter)
+            self.mount("https://", adapter)
+
+    st_requests.SameHostRedirectsSession = Guarded
+    try:
+        yield
+    finally:
+        st_requests.SameHostRedirectsSession = original

@@ -62,22 +62,25 @@ class WallClock:
     """Real time in whole seconds; `time_scale` > 1 makes mock time pass faster.
 
     With a scale, time starts at the real time of construction and then runs
-    `time_scale` times faster than the wall clock.
+    `time_scale` times faster than the wall clock. `skew` puts it that many seconds ahead
+    of the machine's clock (`--clock-skew`: a vendor's clock differs from the client's).
     """
 
     kind = "wall"
 
-    def __init__(self, time_scale: float = 1.0, _time=time.time) -> None:
+    def __init__(self, time_scale: float = 1.0, _time=time.time, *, skew: float = 0.0) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
         self.time_scale = float(time_scale)
+        self.skew = float(skew)   # seconds this server's clock is ahead (< 0: behind)
         self._time = _time
         self._origin = _time()
-        self._last = int(self._origin)
+        self._last = int(self._origin + self.skew)
 
     def now(self) -> int:
         real = self._time()
-        value = min(MAX_TIME, int(self._origin + (real - self._origin) * self.time_scale))
+        value = min(MAX_TIME, int(self._origin + self.skew
+                                 + (real - self._origin) * self.time_scale))
         # Monotonic even if the system clock steps back.
         if value < self._last:
             return self._last

@@ -264,6 +264,12 @@ def load_file(path: str) -> Run:
                 items = _json_prop(run, k, v, list)
                 if items is not None:
                     run.drift = merge_drift(run.drift, _drift_items(run, items, stamp))
+            elif k == "guard_refusals" and k in run.properties:   # one per xdist worker
+                run.properties[k] = str(int(run.properties[k]) + int(v or 0))
+            elif k == "pressure":
+                one = _json_prop(run, k, v, dict)
+                if one is not None:
+                    run.pressure = merge_pressure(run.pressure, one)
             else:
                 run.properties.setdefault(k, v)
         for tc in suite.iter("testcase"):
@@ -273,6 +279,21 @@ def load_file(path: str) -> Run:
         run.target = run.properties["target"]
     _fill_requirements(run)
     return run
+
+
+def merge_pressure(a: dict, b: dict) -> dict:
+    """Two processes' (or shards') pressure: counts and waits added, the first give-up."""
+    out = dict(a)
+    for key in ("sent", "rate_limited", "retried", "transport_errors", "answers_lost"):
+        out[key] = int(a.get(key, 0) or 0) + int(b.get(key, 0) or 0)
+    out["waited_s"] = round(float(a.get("waited_s", 0) or 0) + float(b.get("waited_s", 0)
+                                                                       or 0), 1)
+    statuses = dict(a.get("by_status") or {})
+    for k, v in (b.get("by_status") or {}).items():
+        statuses[k] = statuses.get(k, 0) + int(v)
+    out["by_status"] = statuses
+    out["gave_up"] = a.get("gave_up") or b.get("gave_up")
+    return out
 
 
 def _fill_requirements(run: Run) -> None:
@@ -300,6 +321,8 @@ def merge_runs(runs: list[Run]) -> Run:
         merged.collection_errors += r.collection_errors
         merged.coverage = merge_counts(merged.coverage, r.coverage)
         merged.drift = merge_drift(merged.drift, r.drift)
+        if r.pressure:
+            merged.pressure = merge_pressure(merged.pressure, r.pressure)
         for rid, info in r.requirements.items():
             merged.requirements.setdefault(rid, info)
         for k, v in r.properties.items():

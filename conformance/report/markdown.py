@@ -142,6 +142,10 @@ def render_markdown(runs: list[Run], coverage: dict | None = None,
         lines.append(f"| {md(tgt)} | {verdict_label(tv)} | "
                      + " | ".join(str(c[o]) for o in OUTCOMES) + f" | {sum(c.values())} |")
     lines.append("")
+    pressure = [(r.target, r.pressure_line()) for r in runs if r.pressure]
+    if pressure:   # how often a live server pushed back, and how long the run waited
+        lines += ["## Pressure", ""] + [f"- **{md(t)}**: {md(line)}" for t, line in pressure]
+        lines.append("")
     lines += _problems(runs, FAIL, "Failures")
     lines += _problems(runs, DIFFERS, "Differs from our inference")
     lines += _problems(runs, ERROR, "Errors")

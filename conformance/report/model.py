@@ -117,6 +117,23 @@ class Run:
     requirements: dict[str, dict] = field(default_factory=dict)  # id -> text/grade/source
     drift: list[Drift] = field(default_factory=list)
     timestamp: str = ""  # earliest testsuite timestamp
+    #: The live run's pushback, summed over its processes (`pressure` properties): sent,
+    #: rate_limited, by_status, retried, transport_errors, waited_s, gave_up.
+    pressure: dict = field(default_factory=dict)
+
+    def pressure_line(self) -> str:
+        """One line: how often the server pushed back and how long the run waited."""
+        p = self.pressure
+        if not p:
+            return ""
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(p.get("by_status", {}).items()))
+        line = (f"{p.get('sent', 0)} requests sent; rate limited {p.get('rate_limited', 0)} "
+                f"times{f' ({statuses})' if statuses else ''}, waited "
+                f"{p.get('waited_s', 0):.1f} s, {p.get('retried', 0)} sent again, "
+                f"{p.get('transport_errors', 0)} transport errors")
+        if p.get("gave_up"):
+            line += f"; gave up: {p['gave_up']}"
+        return line
 
     def counts(self) -> dict[str, int]:
         c = dict.fromkeys(OUTCOMES, 0)

@@ -157,6 +157,11 @@ def _targets_table(runs: list[Run]) -> list[str]:
                  + f'<td class="num">{sum(c.values())}</td>'
                  f'<td class="small muted">{e(src)}{(" — " + e(warn)) if warn else ""}</td></tr>')
     h.append("</tbody></table>")
+    pressure = [(r.target, r.pressure_line()) for r in runs if r.pressure]
+    if pressure:   # how often a live server pushed back, and how long the run waited
+        h.append('<h3 id="pressure">Pressure</h3><ul>' + "".join(
+            f'<li data-pressure="{e(t)}"><b>{e(t)}</b>: {e(line)}</li>' for t, line in pressure)
+            + "</ul>")
     return h
 
 

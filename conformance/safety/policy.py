@@ -3,12 +3,16 @@ named."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,3 +161,53 @@ class Ledger:
         return len(self.created)
 
 
+
+
+class _FileLock:
+    """A re-entrant lock held across the processes of one run (flock on a file); on the
+    outermost acquire it loads the ledger's counters from the shared file, on the outermost
+    release it writes them back, so every check-and-reserve sees the run's exact totals."""
+
+    def __init__(self, ledger: SharedLedger, folder: Path) -> None:
+        self._ledger = ledger
+        self._thread = threading.RLock()
+        self._depth = 0
+        self._path = folder / "ledger.json"
+        self._fd = os.open(folder / "ledger.lock", os.O_CREAT | os.O_RDWR, 0o600)
+
+    def __enter__(self) -> _FileLock:
+        self._thread.acquire()
+        self._depth += 1
+        if self._depth == 1:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                state = json.loads(self._path.read_text() or "{}")
+            except (OSError, ValueError):
+                state = {}
+            self._ledger.submits_sent = state.get("submits_sent", 0)
+            self._ledger.recipients_sent = state.get("recipients_sent", 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            try:
+                tmp = self._path.with_name(f"ledger.{os.getpid()}.json")
+                tmp.write_text(json.dumps({"submits_sent": self._ledger.submits_sent,
+                                           "recipients_sent": self._ledger.recipients_sent}))
+                os.replace(tmp, self._path)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+
+class SharedLedger(Ledger):
+    """A Ledger whose caps are counted exactly across the processes of one run
+    (pytest-xdist workers share `folder`): each worker keeps its own batches to clean up,
+    the run's submits and recipients are one count."""
+
+    def __init__(self, folder: str | Path) -> None:
+        super().__init__()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = _FileLock(self, folder)  # type: ignore[assignment]  # same protocol

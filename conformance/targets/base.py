@@ -20,6 +20,7 @@ import httpx
 
 from conformance.api import FAR_FUTURE_S, Api, api_of
 from conformance.fictional import fingerprint
+from conformance.pressure import DEFAULT_BUDGET_S, Pressure
 from conformance.profiles import DIALECTS, Profile, load_profile
 from conformance.redact import Redactor
 from conformance.resources import CASSETTES
@@ -45,6 +46,14 @@ LIVE_DEADLINE = int(os.environ.get("API_LIVE_DEADLINE", "600"))
 LIVE_POLL_MAX = float(os.environ.get("API_LIVE_POLL_MAX", "5"))
 
 
+#: How far the server's `Date` header may read behind its own clock: the header has one-second
+#: resolution (RFC 9110 HTTP-date: the seconds are truncated), and a server may refresh it
+#: only once a second (stock uvicorn does, in its main loop), so it can show a time up to
+#: one more second old. A comparison of a `Date` reading with a server timestamp allows this
+#: much, or compares the server's own timestamps with each other instead.
+DATE_SLACK_S = 2
+
+
 class TargetError(Exception):
     """The suite cannot run against this target; the message is one line for the user."""
 
@@ -63,6 +72,7 @@ class RunOptions:
     mock_outcomes: bool = False    # live: the endpoint is this suite's mock (outcome table)
     strict: bool = False           # vendor targets: inferred requirements fail too
     recording: bool = False        # live: exchanges are being recorded into cassettes
+    pressure_budget_s: float = DEFAULT_BUDGET_S   # live: longest total wait on pushback
 
 
 @dataclass
@@ -71,6 +81,7 @@ class LiveRun:
 
     transport: SafetyTransport
     prefix: str
+    pressure: Pressure | None = None   # the run's pushback accounting (pressure.py)
 
     @property
     def ledger(self) -> Ledger:
@@ -195,7 +206,8 @@ class Target:
 
     # -- a run and its tests ---------------------------------------------------------------
 
-    def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun | None:
+    def start_run(self, run_id: str, prefix: str, *, workers: int = 1,
+                  slots_dir: str | None = None) -> LiveRun | None:
         """Per-run state shared by every client of the run (the live guard); None here."""
         return None
 
@@ -233,7 +245,8 @@ class Target:
 
     def clock(self, app: Starlette | None, client: httpx.Client) -> Callable[[], int]:
         """The target's current unix time: here the server's own `Date` header (a vendor's
-        clock, or a served mock's sped-up one)."""
+        clock, or a served mock's sped-up one), so a clock skewed from the client's does not
+        matter; it may read up to DATE_SLACK_S behind the server's clock."""
 
         list_path = self.api.list()
 
@@ -248,19 +261,26 @@ class Target:
 
         def wait(predicate: Callable[[], Any], *, within: int = 3600, step: int = 5,
                  what: str = "the condition") -> Any:
+            # Time spent waiting on the server's pushback (429s) is not the server being slow
+            # to act: it is added to the deadline.
             deadline = time.monotonic() + LIVE_DEADLINE
+            waited = self._pressure_waited()
             delay = 0.2
             while True:
                 value = predicate()
                 if value:
                     return value
-                if time.monotonic() > deadline:
+                if time.monotonic() - (self._pressure_waited() - waited) > deadline:
                     raise AssertionError(
                         f"{what} did not happen within {LIVE_DEADLINE}s on {self.text}")
                 time.sleep(delay)
                 delay = min(delay * 1.5, LIVE_POLL_MAX)
 
         return wait
+
+    def _pressure_waited(self) -> float:
+        pressure = getattr(getattr(self, "run", None), "pressure", None)
+        return pressure.waited_s if pressure is not None else 0.0
 
     def cleanup(self, run: LiveRun | None, client: httpx.Client, batch_ids: list[str]
                 ) -> dict[str, str]:

@@ -6,14 +6,17 @@ run (scenarios, fuzzing, clean-up) sends through its one transport.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from conformance.cleanup import cleanup
+from conformance.pressure import Pressure, PressureTransport
 from conformance.profiles import load_profile
 from conformance.safety import SafetyPolicy, SafetyTransport
+from conformance.safety.policy import SharedLedger
 from conformance.targets.base import (
     Env,
     LiveRun,
@@ -88,22 +91,81 @@ class LiveTarget(Target):
 
     # -- the run's guard --------------------------------------------------------------------
 
-    def start_run(self, run_id: str, prefix: str, *, workers: int = 1) -> LiveRun:
-        # Under pytest-xdist each of `workers` holds its own guard: a run's caps, split evenly.
+    def start_run(self, run_id: str, prefix: str, *, workers: int = 1,
+                  slots_dir: str | None = None) -> LiveRun:
+        """The run's guard over its pressure layer (conformance/pressure.py): every client
+        of the run sends through both. `slots_dir` shares the concurrency limit between the
+        processes of one run (xdist workers)."""
+        # Under pytest-xdist each of `workers` holds its own guard over one ledger of caps
+        # shared through `slots_dir` (exact); without that folder, the caps split evenly.
         workers = max(1, workers)
+        split = 1 if slots_dir else workers
         policy = SafetyPolicy(
             name_prefix=prefix, base_path=self.profile.base_path,
             allowed_hosts=frozenset({urlsplit(self.base_url or "").hostname or ""}),
             allow_dispatch=self.options.allow_dispatch,
-            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // workers,
-            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // workers,
+            max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // split,
+            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // split,
             whatsapp_phone_number_id=self.whatsapp_phone_number_id())
-        return LiveRun(SafetyTransport(httpx.HTTPTransport(), policy), prefix)
+        pressure = Pressure(budget_s=self.options.pressure_budget_s,
+                            concurrency=workers if slots_dir else 64, slots_dir=slots_dir)
+        below = PressureTransport(httpx.HTTPTransport(), pressure,
+                                  name_operation=self._operation_name,
+                                  key_header=self.profile.auth_header)
+        ledger = SharedLedger(slots_dir) if slots_dir else None
+        run = LiveRun(SafetyTransport(below, policy, ledger), prefix, pressure)
+        below.on_lost = lambda request, reason=None: self._find_lost(run, request)
+        self.run = run
+        return run
+
+    def _operation_name(self, request: httpx.Request) -> str:
+        found = self.api.match(request.method, request.url.path)
+        return found[0].name if found else f"{request.method} {request.url.path}"
+
+    #: How many list pages (of 100) are walked to find a submit whose answer was lost.
+    LOST_WALK_PAGES = 5
+
+    def _find_lost(self, run: LiveRun, request: httpx.Request) -> str:
+        """A submit was sent and its answer lost: find its batch by its unique name (the
+        run's prefix) so the run cleans it up; never send the submit again."""
+        if self._operation_name(request) != "submit":
+            return "nothing to look for"
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            body = {}
+        name, agent = body.get("call_name"), body.get("agent_id")
+        if not isinstance(name, str) or not name.startswith(run.prefix):
+            return "it named no batch of this run, so there is nothing to clean up"
+        header = self.profile.auth_header
+        params: dict[str, str | int] = {"limit": 100}
+        if isinstance(agent, str):
+            params["agent_id"] = agent
+        try:
+            with httpx.Client(base_url=self.base_url or "", transport=run.transport,
+                              headers={header: request.headers.get(header, "")},
+                              trust_env=False, timeout=30.0) as http:
+                for _ in range(self.LOST_WALK_PAGES):
+                    page = http.get(self.api.list(), params=params).json()
+                    for batch in page.get("batch_calls") or []:
+                        if batch.get("name") == name:
+                            run.ledger.record(batch["id"])
+                            return (f"its batch {batch['id']} was found by its name and is "
+                                    "cleaned up with the run")
+                    if not page.get("has_more") or not page.get("next_doc"):
+                        break
+                    params["last_doc"] = page["next_doc"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            return f"looking for its batch failed ({type(exc).__name__}); `conformance sweep`"
+        return (f"no batch named {name!r} in the {self.LOST_WALK_PAGES * 100} newest; if it "
+                "was made, `conformance sweep` removes it")
 
     def end_run(self, run: LiveRun | None) -> dict[str, str]:
         """Cancel and delete whatever the run's ledger still holds."""
         if run is None:
             return {}
+        if run.pressure is not None:
+            run.pressure.cleanup_grace()
         with self.client(validator=lambda response: None, run=run) as owner:
             failed = self.cleanup(run, owner, run.ledger.ids())
         run.transport.close()

@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from conformance.mock.app import create_app
 from conformance.mock.choices import load_choices
 from conformance.mock.clock import WallClock
 from conformance.mock.server import served
+from conformance.mock.staging import Staging, StagingOptions, preload
 from conformance.profiles import DIALECTS, load_profile
 from conformance.report.junit import load_junit
 from conformance.targets import MOCK_KEYS
@@ -53,6 +55,12 @@ CHOICE_REQUIREMENTS = {
 NEEDS = {"CANCEL-5": "dispatch", "RETRY-4": "dispatch", "CANCEL-4": "outcomes",
          "NOTFOUND-1": "safe"}
 MODE_ORDER = ("safe", "dispatch", "outcomes")
+#: The staging rows: the mock as a shared staging endpoint (conformance/mock/staging.py)
+#: with 10 requests/s and 2 concurrent requests per key, 50-250 ms per answer and 3,000
+#: earlier batches per workspace; run with STAGING_WORKERS so the concurrency limit bites.
+STAGING_RATE, STAGING_CONCURRENT, STAGING_LATENCY = 10, 2, (50, 250)
+STAGING_PRELOAD = 3000
+STAGING_WORKERS = 4
 
 
 @dataclass
@@ -67,6 +75,8 @@ class Result:
     guard_refusals: int = -1
     leftovers: int = 0
     problems: list[str] = field(default_factory=list)
+    pressure: str = ""
+    seconds: float = 0.0
 
 
 def flipped(choices: str) -> dict[str, str | None]:
@@ -95,18 +105,29 @@ def live_env(dialect: str, base_url: str, **extra: str) -> dict:
     return env
 
 
-def run_one(dialect: str, choices: str, mode: str, reports: Path) -> Result:
-
-    result = Result(dialect, choices, mode, code=-1)
-    app = create_app(dialect, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE),
-                     choices=choices)
-    folder = reports / f"{dialect}-{choices}-{mode}"
-    with served(app) as base_url:
+def run_one(dialect: str, choices: str, mode: str, reports: Path, *,
+            staging: bool = False) -> Result:
+    result = Result(dialect, "staging" if staging else choices, mode, code=-1)
+    clock = WallClock(TIME_SCALE)
+    app = create_app(dialect, keys=list(MOCK_KEYS), clock=clock, choices=choices)
+    served_app: object = app
+    if staging:
+        preload(app.state.store, sorted(set(app.state.parts.keys.values())), STAGING_PRELOAD)
+        options = StagingOptions(rate_limit=STAGING_RATE, max_concurrent=STAGING_CONCURRENT,
+                                 latency_ms=STAGING_LATENCY)
+        served_app = Staging(app, options, app.state.profile.auth_header, clock)
+    folder = reports / f"{dialect}-{result.choices}-{mode}"
+    with served(served_app) as base_url:
         command = [sys.executable, "-m", "conformance", "run", "--target", f"live:{dialect}",
-                   "--reports", str(folder), "--", *MODES[mode]]
+                   "--reports", str(folder),
+                   *(["--workers", str(STAGING_WORKERS)] if staging else []), "--",
+                   *MODES[mode]]
+        started = time.monotonic()
         proc = subprocess.run(command, env=live_env(dialect, base_url), capture_output=True,
                               text=True, timeout=1200)
-        result.leftovers = len(app.state.store.all_batches())
+        result.seconds = time.monotonic() - started
+        result.leftovers = sum(1 for b in app.state.store.all_batches()
+                               if str(b.name or "").startswith("cst-"))
     result.code = proc.returncode
     junit = folder / f"live-{dialect}.xml"
     if not junit.exists():
@@ -116,6 +137,7 @@ def run_one(dialect: str, choices: str, mode: str, reports: Path) -> Result:
     result.counts = run.counts()
     result.differs = {t.requirement_id for t in run.tests if t.outcome == "DIFFERS"}
     result.guard_refusals = int(run.properties.get("guard_refusals", "-1"))
+    result.pressure = run.pressure_line()
     if result.counts.get("FAIL") or result.counts.get("ERROR"):
         result.problems.append(f"{result.counts['FAIL']} failure(s), {result.counts['ERROR']} "
                                "error(s) against a correct server")
@@ -135,20 +157,50 @@ def run_one(dialect: str, choices: str, mode: str, reports: Path) -> Result:
     return result
 
 
+def budget_run(dialect: str, reports: Path) -> Result:
+    """A server that stays rate limited past the run's pressure budget: the run must end
+    exit 2 with the numbers in one line ("rate limited N times, waited S s, gave up on X")."""
+    result = Result(dialect, "rate limit 1/s", "budget 3 s", code=-1)
+    clock = WallClock(TIME_SCALE)
+    app = create_app(dialect, keys=list(MOCK_KEYS), clock=clock)
+    with served(Staging(app, StagingOptions(rate_limit=1), app.state.profile.auth_header,
+                        clock)) as base_url:
+        suite = Path(__file__).resolve().parents[2] / "conformance_suite" / "scenarios" \
+            / "test_list.py"
+        command = [sys.executable, "-m", "conformance", "run", "--target", f"live:{dialect}",
+                   "--reports", str(reports / f"{dialect}-budget"), "--suite", str(suite),
+                   "--pressure-budget", "3"]
+        proc = subprocess.run(command, env=live_env(dialect, base_url), capture_output=True,
+                              text=True, timeout=600)
+    result.code = proc.returncode
+    line = (proc.stderr.strip().splitlines() or [""])[-1]
+    result.pressure = line
+    if proc.returncode != 2 or "rate limited" not in line or "gave up on" not in line:
+        result.problems.append(f"exit {proc.returncode}, last line {line!r}: expected exit 2 "
+                               "with the pressure numbers")
+    return result
+
+
 def render(results: list[Result]) -> str:
     lines = ["# The live path against two correct servers", "",
              f"The whole suite (scenarios and contract) through `live:<dialect>` against the "
              f"mock served on loopback (time x{TIME_SCALE}). Modes: safe (no dispatch), "
              "dispatch (`--allow-dispatch`), outcomes (`--allow-dispatch --mock-outcomes`).", "",
+             f"Staging rows: the same mock as a shared staging endpoint ({STAGING_RATE}"
+             f" requests/s and {STAGING_CONCURRENT} concurrent requests per key, "
+             f"{STAGING_LATENCY[0]}-{STAGING_LATENCY[1]} ms per answer, "
+             f"{STAGING_PRELOAD} earlier batches per workspace), run with --workers "
+             f"{STAGING_WORKERS}; the budget row must end exit 2 with the numbers.", "",
              "| dialect | choices | mode | pass | fail | error | differs | skip | guard "
-             "refusals | left | differs from our inference | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "refusals | left | differs from our inference | seconds | pressure | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c = r.counts
         lines.append(
             f"| {r.dialect} | {r.choices} | {r.mode} | {c.get('PASS', 0)} | {c.get('FAIL', 0)}"
             f" | {c.get('ERROR', 0)} | {c.get('DIFFERS', 0)} | {c.get('SKIP', 0)} | "
             f"{r.guard_refusals} | {r.leftovers} | {', '.join(sorted(r.differs)) or '—'} | "
+            f"{r.seconds:.0f} | {r.pressure or '—'} | "
             f"{'ok' if not r.problems else '; '.join(r.problems)} |")
     lines += ["", "## The alternate set's flips", "",
               "| choice | requirement it bears on | seen from mode |", "|---|---|---|"]
@@ -168,19 +220,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one run per choice set: elevenlabs safe on the default choices, "
                         "voiceai with dispatch and outcomes on the alternate set")
+    parser.add_argument("--staging", action="store_true",
+                        help="only the staging rows (both dialects, safe and dispatch) and "
+                        "the budget row")
     parser.add_argument("--md", default="reports/live-proof.md")
     args = parser.parse_args(argv)
     if args.quick:
         plan = [("elevenlabs", "default", "safe"), ("voiceai", "alternate", "outcomes")]
+    elif args.staging:
+        plan = []
     else:
         plan = [(d, c, m) for d in DIALECTS for c in ("default", "alternate") for m in MODES]
+    if not args.quick:
+        plan += [(d, "staging", m) for d in DIALECTS for m in ("safe", "dispatch")]
+        plan += [(d, "budget", "") for d in DIALECTS[:1]]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for dialect, choices, mode in plan:
-            result = run_one(dialect, choices, mode, Path(tmp))
+            if choices == "budget":
+                result = budget_run(dialect, Path(tmp))
+            else:
+                result = run_one(dialect, "default" if choices == "staging" else choices,
+                                 mode, Path(tmp), staging=choices == "staging")
             results.append(result)
             print(f"{dialect:10} {choices:9} {mode:8} {result.counts} differs="
                   f"{sorted(result.differs)} guard_refusals={result.guard_refusals} "
+                  f"{result.seconds:.0f}s {result.pressure} "
                   f"{'ok' if not result.problems else result.problems}", flush=True)
     md = Path(args.md)
     md.parent.mkdir(parents=True, exist_ok=True)

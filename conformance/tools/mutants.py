@@ -763,7 +763,8 @@ def main(argv: list[str] | None = None) -> int:
         old_meta = json.loads(Path(args.rerun).read_text())["meta"]
     meta = {"quick": args.quick, "limit": args.limit, "seed": args.seed,
             "total_generated": len(everything), "seconds": round(seconds),
-            "rerun_of": ({"seconds": old_meta["seconds"], "command": old_meta["command"],
+            "rerun_of": ({"seconds": (old_meta.get("rerun_of") or old_meta)["seconds"],
+                          "command": (old_meta.get("rerun_of") or old_meta)["command"],
                           "reran": len(again)} if args.rerun else None),
             "jobs": jobs, "cli_examples": CLI_EXAMPLES, "rerun": bool(args.rerun),
             "baseline": {"suite_s": round(base_suite.seconds), "cli_s": round(base_cli.seconds),
@@ -893,6 +894,16 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
             assert r.live is not None
             lines.append(f"| `{r.mutant.id}` | {r.mutant.line} | {_word(r.suite)} | "
                          f"{_word_live(asdict(r.live))} | {r.live.detail[:80]} |")
+        lines.append("")
+    closed = [r for r in results if r.suite.killed
+              and triage.get(r.mutant.key, {}).get("verdict") == "gap"]
+    if closed:
+        lines += ["## Gaps closed by tests written from the survivors", "",
+                  "| mutant | diff | killed now by | the test |", "|---|---|---|---|"]
+        for r in closed:
+            diff = f"{r.mutant.before.strip()} => {r.mutant.after.strip()}".replace("|", "\\|")
+            lines.append(f"| `{r.mutant.id}` | `{diff}` | {r.suite.detail} | "
+                         f"{triage[r.mutant.key]['reason'].replace('|', '/')} |")
         lines.append("")
     # survivors
     survivors = [r for r in results if not r.suite.killed]

@@ -62,7 +62,9 @@ def test_other_workspace_cannot_touch_the_batch(client, other_client, api, exist
 
 
 @pytest.mark.requirement("WORKSPACE-2")
-def test_other_workspace_does_not_list_the_batch(other_client, existing, list_pages):
+def test_other_workspace_does_not_list_the_batch(other_client, existing, list_pages, agent_id):
     """Another key's workspace list does not contain the batch."""
-    ids = {i["id"] for page in list_pages(other_client) for i in page["batch_calls"]}
+    # Its agent's batches in the other workspace (a bounded walk of a lived-in workspace).
+    ids = {i["id"] for page in list_pages(other_client, agent_id=agent_id)
+           for i in page["batch_calls"]}
     assert existing["id"] not in ids

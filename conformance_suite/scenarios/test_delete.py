@@ -30,12 +30,13 @@ def test_deleted_batch_is_gone_for_every_operation(client, api, submit_batch, se
 
 
 @pytest.mark.requirement("DELETE-3")
-def test_deleted_batch_leaves_the_list(client, api, submit_batch, list_pages):
+def test_deleted_batch_leaves_the_list(client, api, submit_batch, list_pages, agent_id):
     """A deleted batch no longer appears in the workspace list."""
     batch = submit_batch(1)
     client.post(api.cancel(batch["id"]))
     client.delete(api.delete(batch["id"]))
-    assert batch["id"] not in {i["id"] for p in list_pages(client) for i in p["batch_calls"]}
+    assert batch["id"] not in {i["id"] for p in list_pages(client, agent_id=agent_id)
+                               for i in p["batch_calls"]}
 
 
 @pytest.mark.requirement("NOTFOUND-1")
@@ -46,7 +47,7 @@ def test_delete_unknown_batch_is_404(client, api, foreign_id_allowed, unknown_id
 
 @pytest.mark.requirement("DELETE-4")
 def test_delete_of_a_running_batch_removes_it_at_once(client, api, submit_batch, eventually,
-                                                       numbers, list_pages):
+                                                       numbers, list_pages, agent_id):
     """Deleting a batch with calls in flight answers 204, and the batch is gone from get and
     list at once."""
     batch = submit_batch([numbers.completes_long] * 2, dispatch=True)
@@ -56,4 +57,5 @@ def test_delete_of_a_running_batch_removes_it_at_once(client, api, submit_batch,
         pytest.skip(f"the batch was {status} before it could be seen running")
     assert client.delete(api.delete(batch["id"])).status_code == 204
     assert client.get(api.get(batch["id"])).status_code == 404
-    assert batch["id"] not in {i["id"] for p in list_pages(client) for i in p["batch_calls"]}
+    assert batch["id"] not in {i["id"] for p in list_pages(client, agent_id=agent_id)
+                               for i in p["batch_calls"]}

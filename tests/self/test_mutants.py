@@ -49,6 +49,7 @@ def test_the_overlay_changes_one_process_and_not_the_file(tmp_path):
     assert (mutants.MOCK / "errors.py").read_bytes() == before
 
 
+@pytest.mark.slow  # a whole mutant run (about 2 min): make test-slow
 def test_the_known_mutant_is_killed_and_the_correct_source_survives(tmp_path):
     mutant = _known_mutant()
     assert TEST in _collected(tmp_path), "the self-test's scenario was renamed"
