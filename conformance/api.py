@@ -79,6 +79,18 @@ class Operation:
         return path
 
 
+def _export_columns(spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Export's CSV columns as the spec states them (x-conformance-csv-columns, inferred):
+    (column, the get recipient field it carries)."""
+    for item in spec.get("paths", {}).values():
+        op = item.get("get") if isinstance(item, dict) else None
+        if isinstance(op, dict) and op.get("operationId") == "exportBatchCall":
+            media = op.get("responses", {}).get("200", {}).get("content", {}).get("text/csv", {})
+            return tuple((c["name"], c["recipient_field"])
+                         for c in media.get("x-conformance-csv-columns", ()))
+    return ()
+
+
 @cache
 def _template_regex(template: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}]+\})", template)
@@ -109,6 +121,7 @@ class Api:
         scheme = spec.get("components", {}).get("securitySchemes", {}).get("ApiKeyAuth", {})
         self.auth_header = auth_header or scheme.get("name", "xi-api-key")
         self.lifecycle = Lifecycle.from_spec(spec)
+        self.export_columns = _export_columns(spec)
         self._rebased: dict[str, Api] = {}
 
     def __repr__(self) -> str:

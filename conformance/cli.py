@@ -131,12 +131,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.all_reports:
         junits = sorted(str(p) for p in reports.glob("*.xml"))
     return cmd_report(argparse.Namespace(junit=junits, html=str(reports / "report.html"),
-                                         md=str(reports / "report.md")))
+                                         md=str(reports / "report.md"),
+                                         baseline=args.baseline, fail_on=args.fail_on))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
 
-    argv = [*args.junit, "--html", args.html, "--md", args.md, "--spec", str(SPEC_PATH)]
+    argv = [*args.junit, "--html", args.html, "--md", args.md, "--spec", str(SPEC_PATH),
+            "--json", str(Path(args.html).with_name("report.json"))]
+    if getattr(args, "baseline", None):
+        argv += ["--baseline", args.baseline]
+    if getattr(args, "fail_on", None):
+        argv += ["--fail-on", args.fail_on]
     return report.main(argv)
 
 
@@ -207,6 +213,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
 
+def _baseline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", metavar="PREVIOUS",
+                        help="an earlier run's reports folder (its report.json or JUnit files), "
+                        "or one such file: the report leads with what changed since")
+    parser.add_argument("--fail-on", choices=("any", "new"), default="any",
+                        help="new (with --baseline): exit 1 only for failures the baseline "
+                        "did not have; known ones are still listed")
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version  # lazy: only --version
 
@@ -236,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", metavar="I/N",
                      help="run shard I of N of each target's suite (a CI matrix job); "
                      "`conformance report` merges the shards' JUnit files")
+    _baseline_options(run)
     live = run.add_argument_group("live targets")
     live.add_argument("--workers", type=int, default=1, metavar="N",
                       help="run N tests at a time (pytest-xdist processes; a live run is I/O "
@@ -258,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("junit", nargs="+")
     rep.add_argument("--html", default="reports/report.html")
     rep.add_argument("--md", default="reports/report.md")
+    _baseline_options(rep)
     rep.set_defaults(func=cmd_report)
 
     sweep = sub.add_parser("sweep", help="cancel and delete leftover batches of earlier runs")

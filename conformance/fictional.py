@@ -40,3 +40,18 @@ def fictional_numbers(count: int, *, xx: range = range(10)) -> list[str]:
     endings = list(xx)
     return [fictional_number(i // len(endings), endings[i % len(endings)])
             for i in range(count)]
+
+
+#: A WhatsApp user id is the person's number in digits (no +): the fictional ones are
+#: 1 NXX 555 0100..0199, as safe as a fictional phone number (the live guard allows exactly
+#: these).
+FICTIONAL_WHATSAPP_ID = re.compile(r"1[0-9]{3}55501[0-9]{2}")
+
+
+def is_fictional_whatsapp_id(value: object) -> bool:
+    return isinstance(value, str) and FICTIONAL_WHATSAPP_ID.fullmatch(value) is not None
+
+
+def fictional_whatsapp_id(index: int, xx: int = 0) -> str:
+    """The WhatsApp user id of `fictional_number(index, xx)`: the same digits, no +."""
+    return fictional_number(index, xx)[1:]

@@ -11,7 +11,7 @@ import pytest
 
 from conformance import requirements as reqs
 from conformance.exchanges import BrokenAnswer, ResponseValidator
-from conformance.fictional import fictional_number, fictional_numbers
+from conformance.fictional import fictional_number, fictional_numbers, fictional_whatsapp_id
 from conformance.safety import name_prefix as prefix
 from conformance.safety import new_run_id
 from conformance.targets import RECORDED_RUN_ID, Target
@@ -239,6 +239,11 @@ class Numbers:
     def failing(index: int = 0) -> str:
         return fictional_number(index, 10)
 
+    @staticmethod
+    def whatsapp(count: int) -> list[str]:
+        """`count` distinct fictional WhatsApp user ids (a fictional number's digits)."""
+        return [fictional_whatsapp_id(i) for i in range(count)]
+
 
 @pytest.fixture(scope="session")
 def numbers() -> Numbers:
@@ -283,6 +288,19 @@ def agent_id(target) -> str:
 def other_agent_id(target) -> str:
     """A second agent, for filtering (live: <VENDOR>_OTHER_AGENT_ID)."""
     return target.agent_ids()[1]
+
+
+@pytest.fixture
+def whatsapp_params(target) -> dict:
+    """`whatsapp_params` of a WhatsApp batch: the vendor's WhatsApp number (live:
+    <VENDOR>_WHATSAPP_PHONE_NUMBER_ID; unset: the test skips) and a call-permission template."""
+    number_id = target.whatsapp_phone_number_id()
+    if number_id is None:
+        pytest.skip(f"WhatsApp batches name the vendor's WhatsApp number: set "
+                    f"{target.env_name('WHATSAPP_PHONE_NUMBER_ID')}")
+    return {"whatsapp_phone_number_id": number_id,
+            "whatsapp_call_permission_request_template_name": "cst_call_permission",
+            "whatsapp_call_permission_request_template_language_code": "en_US"}
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from conformance_suite.plugin import (
     SKIPS,
     _in_suite,
     _note_recorded_skip,
+    _recorded_skips,
     _skips_file,
 )
 
@@ -153,6 +154,8 @@ def pytest_sessionfinish(session, exitstatus):
             target.cassette_dir(module).joinpath(f"{name}.yaml").unlink(missing_ok=True)
         path = _skips_file(target)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # A partial re-recording (conformance.tools.record --suite) keeps the other modules' skips.
+        skips = {**_recorded_skips(target), **skips}
         path.write_text(json.dumps(dict(sorted(skips.items())), indent=1) + "\n")
     if getattr(config, "conformance_drift", None) is None:
         return

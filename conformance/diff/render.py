@@ -27,7 +27,7 @@ def summary(changes: list[Change]) -> str:
 def text(changes: list[Change], old: str, new: str, fail_on: str) -> str:
     lines = [f"{old} -> {new}: {summary(changes)}"]
     for c in _ordered(changes):
-        lines.append(f"{c.level.upper():8} {c.id:34} {c.operation or '-':16} {c.message}")
+        lines.append(f"{c.level.upper():8} {c.id:34} {c.message}")
         lines.append(f"{'':8} {c.pointer}")
     return "\n".join(lines) + "\n"
 
@@ -43,10 +43,9 @@ def markdown(changes: list[Change], old: str, new: str, fail_on: str) -> str:
     lines = [f"### Contract diff: `{old}` → `{new}`", "",
              f"{summary(changes)}; {verdict}.", ""]
     if changes:
-        lines += ["| level | rule | operation | change | where |", "|---|---|---|---|---|"]
+        lines += ["| level | rule | change | where |", "|---|---|---|---|"]
         for c in _ordered(changes):
-            lines.append(f"| {c.level} | `{c.id}` | {_cell(c.operation or '-')} | "
-                         f"{_cell(c.message)} | `{_cell(c.pointer)}` |")
+            lines.append(f"| {c.level} | `{c.id}` | {_cell(c.message)} | `{_cell(c.pointer)}` |")
     return "\n".join(lines) + "\n"
 
 

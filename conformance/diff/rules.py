@@ -44,20 +44,24 @@ class Change:
     method: str
     path: str
     pointer: str     # JSON pointer from the document root, through followed $refs
-    message: str
+    message: str     # "<operationId>: <subject> <what happened>."
     schema: str | None = None  # the named schema the change sits in, when there is one
+    subject: str = ""  # what the change concerns, in words ("query parameter 'limit'")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def make_change(rule_id: str, *, operation: str, method: str, path: str, pointer: str,
-                schema: str | None = None, **fill) -> Change:
+                schema: str | None = None, subject: str = "", **fill) -> Change:
     rule = rules()[rule_id]
     values = {"name": "", "old": "", "new": "", "detail": ""}
     values.update({k: _show(v) for k, v in fill.items()})
+    subject = subject or f"operation {method} {path}"
+    sentence = rule.message.format(subject=subject, **values)
+    who = operation or f"{method} {path}"
     return Change(rule_id, rule.level, operation, method, path, pointer,
-                  rule.message.format(**values), schema)
+                  f"{who}: {sentence}", schema, subject)
 
 
 def _show(value) -> str:

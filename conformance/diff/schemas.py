@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from conformance.diff.normalize import View, view
 
@@ -11,7 +12,25 @@ LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProp
 UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
 MAX_DEPTH = 48
 
-Emit = Callable[..., None]  # emit(rule_id, pointer, schema=None, **fill)
+Emit = Callable[..., None]  # emit(rule_id, pointer, schema=None, subject="", **fill)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a schema sits, in words: a root (`query parameter 'limit'`, `request body`,
+    `response 200`) and a property path below it (`recipients[].phone_number`)."""
+
+    root: str
+    prop: str = ""
+
+    def child(self, name: str) -> Place:
+        return Place(self.root, f"{self.prop}.{name}" if self.prop else name)
+
+    def below(self, suffix: str) -> Place:
+        return Place(self.root, f"{self.prop}{suffix}")
+
+    def words(self) -> str:
+        return f"{self.root} property '{self.prop}'" if self.prop else self.root
 
 
 def _escape(token: str) -> str:
@@ -27,17 +46,19 @@ class SchemaDiff:
     def __init__(self, old_doc: dict, new_doc: dict, emit: Emit) -> None:
         self.old_doc, self.new_doc, self.emit = old_doc, new_doc, emit
 
-    def compare(self, old_node, new_node, pointer: str, direction: str) -> None:
-        self._compare(old_node, new_node, pointer, direction, frozenset(), None)
+    def compare(self, old_node, new_node, pointer: str, direction: str,
+                place: Place | None = None) -> None:
+        place = place or Place("response body" if direction == "response" else "request body")
+        self._compare(old_node, new_node, pointer, direction, frozenset(), None, place)
 
     # -- one node ------------------------------------------------------------------------
 
-    def _compare(self, old_node, new_node, pointer, direction, stack, schema_name):
+    def _compare(self, old_node, new_node, pointer, direction, stack, schema_name, place):
         old, new = view(self.old_doc, old_node), view(self.new_doc, new_node)
         here = new.name or old.name or schema_name
 
         def emit(rule_id, **fill):
-            self.emit(rule_id, pointer, schema=here, **fill)
+            self.emit(rule_id, pointer, schema=here, subject=place.words(), **fill)
 
         # What belongs to the place that refers (which schema, nullable) comes first ...
         if old.name and new.name and old.name != new.name:
@@ -54,16 +75,17 @@ class SchemaDiff:
         if not self._types(old, new, direction, emit):
             return
         if old.variants or new.variants:
-            self._variants(old, new, pointer, direction, stack, here, emit)
+            self._variants(old, new, pointer, direction, stack, here, emit, place)
             return
         self._enum(old, new, direction, emit)
         self._bounds(old, new, direction, emit)
         self._strings(old, new, direction, emit)
-        self._properties(old, new, pointer, direction, stack, here, emit)
-        for key in ("items", "additionalProperties"):
+        self._properties(old, new, pointer, direction, stack, here, place)
+        for key, suffix in (("items", "[]"), ("additionalProperties", ".*")):
             o, n = old.schema.get(key), new.schema.get(key)
             if isinstance(o, dict) and isinstance(n, dict):
-                self._compare(o, n, f"{pointer}/{key}", direction, stack, here)
+                self._compare(o, n, f"{pointer}/{key}", direction, stack, here,
+                              place.below(suffix))
 
     def _nullable(self, old: View, new: View, direction, emit):
         if old.nullable == new.nullable:
@@ -134,7 +156,7 @@ class SchemaDiff:
                 emit("request-default-changed", old=old.schema["default"],
                      new=new.schema["default"])
 
-    def _properties(self, old: View, new: View, pointer, direction, stack, here, emit):
+    def _properties(self, old: View, new: View, pointer, direction, stack, here, place):
         o_props = old.schema.get("properties") or {}
         n_props = new.schema.get("properties") or {}
         o_req = set(old.schema.get("required") or [])
@@ -149,22 +171,26 @@ class SchemaDiff:
 
         for name in o_props:
             if name not in n_props and visible(o_props, name):
-                self.emit(f"{direction}-property-removed", at(name), schema=here, name=name)
+                self.emit(f"{direction}-property-removed", at(name), schema=here, name=name,
+                          subject=place.child(name).words())
         for name in n_props:
             if name in o_props or not visible(n_props, name):
                 continue
             required = "required-" if name in n_req else ""
-            self.emit(f"{direction}-{required}property-added", at(name), schema=here, name=name)
+            self.emit(f"{direction}-{required}property-added", at(name), schema=here, name=name,
+                      subject=place.child(name).words())
         for name in o_props:
             if name not in n_props or not visible(n_props, name):
                 continue
             sub = at(name)
             if (name in o_req) != (name in n_req):
                 became = "required" if name in n_req else "optional"
-                self.emit(f"{direction}-property-became-{became}", sub, schema=here, name=name)
-            self._compare(o_props[name], n_props[name], sub, direction, stack, here)
+                self.emit(f"{direction}-property-became-{became}", sub, schema=here, name=name,
+                          subject=place.child(name).words())
+            self._compare(o_props[name], n_props[name], sub, direction, stack, here,
+                          place.child(name))
 
-    def _variants(self, old: View, new: View, pointer, direction, stack, here, emit):
+    def _variants(self, old: View, new: View, pointer, direction, stack, here, emit, place):
         """anyOf/oneOf alternatives matched by schema name (else title, else types); a side
         with a single schema counts as one alternative."""
         o_items = self._alternatives(self.old_doc, old)
@@ -176,7 +202,8 @@ class SchemaDiff:
                 emit(f"{direction}-variant-added", name=key)
                 continue
             at = f"{pointer}/{key_word}/{i}" if new.variants else pointer
-            self._compare(o_items[o_keys.index(key)][1], node, at, direction, stack, here)
+            self._compare(o_items[o_keys.index(key)][1], node, at, direction, stack, here,
+                          place)
         for key, _ in o_items:
             if key not in [k for k, _ in n_items]:
                 emit(f"{direction}-variant-removed", name=key)

@@ -10,6 +10,10 @@ Every rewrite, and why (each is tested in tests/self/test_fuzz.py):
   that name other resources of the vendor's (`agent_phone_number_id`, `branch_id`,
   `environment`, `whatsapp_params`) and a `timezone` that is not an IANA name are dropped,
   since the vendor would rightly reject a drawn one. What the schema allows is kept.
+  When the vendor's WhatsApp number id is configured (`<VENDOR>_WHATSAPP_PHONE_NUMBER_ID`),
+  a drawn `whatsapp_params` object is kept as a WhatsApp batch: its number id is the
+  configured one, its template strings kept (unless they may read as a phone number), and
+  its recipients fictional WhatsApp user ids instead of phone numbers.
 * anything else drawn that may read as a phone number outside the fictional range (an
   11-digit `agent_id`, say) is dropped: the guard would refuse the whole body for it.
 * a negative submit is sent as generated when it cannot place a call (no `recipients`
@@ -31,6 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from conformance.api import MIN_SCHEDULE_AHEAD_S
+from conformance.fictional import fictional_whatsapp_id
 from conformance.fuzz.world import mixed_number
 from conformance.safety import real_numbers
 
@@ -59,13 +64,29 @@ def _timezone_ok(value: Any) -> bool:
     return True
 
 
+TEMPLATE_FIELDS = ("whatsapp_call_permission_request_template_name",
+                   "whatsapp_call_permission_request_template_language_code")
+
+
+def _whatsapp_params(drawn: Any, number_id: str | None) -> dict | None:
+    """The drawn `whatsapp_params` as a live run may send it (None: drop it)."""
+    if number_id is None or not isinstance(drawn, dict):
+        return None
+    out = {"whatsapp_phone_number_id": number_id}
+    for key in TEMPLATE_FIELDS:
+        value = drawn.get(key)
+        out[key] = value if isinstance(value, str) and not real_numbers(value) else "cst_template"
+    return out
+
+
 def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | None = None,
-                   max_recipients: int = LIVE_MAX_RECIPIENTS, dispatch: bool = False
-                   ) -> dict | None:
+                   max_recipients: int = LIVE_MAX_RECIPIENTS, dispatch: bool = False,
+                   whatsapp_phone_number_id: str | None = None) -> dict | None:
     """A generated submit body as a live run may send it, or None (not an object)."""
     if not isinstance(body, dict):
         return None
     out = copy.deepcopy(body)
+    whatsapp = _whatsapp_params(out.get("whatsapp_params"), whatsapp_phone_number_id)
     out["call_name"] = f"{name_prefix}fuzz-{_name_tail(out.get('call_name'))}".rstrip()
     if agent_id is not None:
         out["agent_id"] = agent_id
@@ -73,7 +94,8 @@ def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | Non
     recipients = recipients if isinstance(recipients, list) else []
     safe = []
     for index, recipient in enumerate(recipients[:max_recipients] or [{}]):
-        item: dict[str, Any] = {"phone_number": mixed_number(index)}
+        item: dict[str, Any] = ({"whatsapp_user_id": fictional_whatsapp_id(index)} if whatsapp
+                                else {"phone_number": mixed_number(index)})
         if isinstance(recipient, dict):
             if isinstance(recipient.get("id"), str):
                 item["id"] = recipient["id"]
@@ -86,11 +108,13 @@ def live_safe_body(body: Any, name_prefix: str, now: int, *, agent_id: str | Non
     out["recipients"] = safe
     for key in FOREIGN_REFERENCES:
         out.pop(key, None)
+    if whatsapp is not None:
+        out["whatsapp_params"] = whatsapp
     if "timezone" in out and not _timezone_ok(out["timezone"]):
         out.pop("timezone")
     # Whatever else was drawn and may read as a phone number goes: the guard refuses it.
-    for key in [k for k, v in out.items() if k not in ("call_name", "recipients")
-                and real_numbers(v)]:
+    for key in [k for k, v in out.items() if k not in ("call_name", "recipients",
+                                                        "whatsapp_params") and real_numbers(v)]:
         del out[key]
     if dispatch:
         out.pop("scheduled_time_unix", None)

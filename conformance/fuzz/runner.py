@@ -81,6 +81,8 @@ class CaseRunner:
         self.live_sent = {True: 0, False: 0}
         self.name_prefix = name_prefix
         self.agent_id = agent_id
+        #: Live: the vendor's WhatsApp number, when configured (drawn WhatsApp batches kept).
+        self.whatsapp_id = None if target.in_process else target.whatsapp_phone_number_id()
         self.live_run = live_run
         self.headers = target.auth_headers(None)
         self.reach = Reachability()
@@ -220,7 +222,9 @@ class CaseRunner:
                 self._skip(f"more than {self.max_live_submits} positive submits per test")
                 return
             case.body = live_safe_body(case.body, self.name_prefix, int(time.time()),
-                                       agent_id=self.agent_id) or self._held_body()
+                                       agent_id=self.agent_id,
+                                       whatsapp_phone_number_id=self.whatsapp_id
+                                       ) or self._held_body()
         self.pin_live_batch(case)
         headers = credentials_for(case, self.headers)
         request = request_of(case, base_url=self.target.base_url, headers=headers)

@@ -8,7 +8,9 @@ Command line::
 
 Modules: `model` (outcomes, TestResult, Run, Drift), `junit` (reading, shard merge),
 `redact` (credentials out), `coverage` (universe from the spec, counts), `verdict` (exit
-codes and why), `parts` + `style` + `page` (HTML), `markdown`, `cli` (`main`).
+codes and why), `parts` + `style` + `page` (HTML), `markdown`, `cli` (`main`), `baseline`
+(`--baseline PREVIOUS`: what changed since an earlier run's report.json or JUnit files;
+`--fail-on new`).
 
 Exit code (`verdict`): 0 conformant (KNOWN, DIFFERS, SKIP and drift allowed); 1 any FAIL
 (it wins over errors: what was proven wrong stays proven); 2 could not run, with nothing

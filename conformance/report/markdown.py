@@ -152,7 +152,9 @@ def _coverage(coverage: dict, universe: dict) -> list[str]:
 
 
 def render_markdown(runs: list[Run], coverage: dict | None = None,
-                    universe: dict | None = None) -> str:
+                    universe: dict | None = None, lead: list[str] | None = None) -> str:
+    """The Markdown summary; `lead` (lines, e.g. baseline.since_markdown's) goes first after
+    the verdict."""
     runs = list(runs)
     universe = universe or default_universe()
     coverage = merge_coverage(runs) if coverage is None else coverage
@@ -160,6 +162,7 @@ def render_markdown(runs: list[Run], coverage: dict | None = None,
     lines = ["# Batch-calling API conformance report", "",
              f"**Verdict: {verdict_label(rc)}** (exit code {rc})", "",
              f"Why: {md(verdict_reason(runs))}", ""]
+    lines += lead or []
     if not runs:
         lines += ["- No JUnit reports were given.", ""]
     bad = [r for r in runs if r.could_not_run]

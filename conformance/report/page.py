@@ -296,7 +296,9 @@ def _requirements_html(runs: list[Run]) -> list[str]:
     return h
 
 
-def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | None = None) -> str:
+def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | None = None,
+                lead: list[str] | None = None) -> str:
+    """The page; `lead` (HTML pieces, e.g. baseline.since_html's) goes first after the head."""
     runs = list(runs)
     universe = universe or default_universe()
     coverage = merge_coverage(runs) if coverage is None else coverage
@@ -305,6 +307,7 @@ def render_html(runs: list[Run], coverage: dict | None = None, universe: dict | 
     counts = target_counts(runs)
     tot = {o: sum(c[o] for c in counts.values()) for o in OUTCOMES}
     h = _head(code, verdict_label(code), verdict_reason(runs), tot, len(tgts))
+    h += lead or []
     h += _could_not_run(runs)
     h += _targets_table(runs)
     h += _not_passed(runs)

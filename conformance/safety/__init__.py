@@ -22,14 +22,17 @@ process and raises `UnsafeRequest` (nothing sent) unless all of these hold:
   any kind, minus signs and middle dots, ``_ / \ . ( )``; invisible format characters such
   as zero-width spaces are dropped), read as every window of its digit groups of 10-15
   digits (so a real number beside a fictional one is seen), and every integer or integral
-  float of 11-15 digits, anywhere in it (keys too) is in the fictional range
+  float of 11-15 digits, anywhere in it (keys too; ``whatsapp_params.whatsapp_phone_number_id``
+  is skipped when it is exactly ``policy.whatsapp_phone_number_id``, the run's own sender) is
+  in the fictional range
   ``+1 NXX 555-0100..0199``; a recipient's ``phone_number`` is exactly that form (a string,
   ASCII digits, nothing around it);
 * submit: the body is JSON (duplicate keys refused: a server may read another copy); a body
   that names no one to call (no ``recipients`` array, or no recipient object carrying a phone
   number or WhatsApp id) cannot place a call and is sent as it is (request validation is
   tested live too); otherwise ``call_name`` starts with ``policy.name_prefix``, no recipient
-  has a ``whatsapp_user_id`` (unless ``policy.allow_whatsapp``), and unless
+  has a ``whatsapp_user_id`` other than exactly ``1NXX5550100..0199`` (a fictional number's
+  digits; any, with ``policy.allow_whatsapp``), and unless
   ``policy.allow_dispatch`` the body has an integer ``scheduled_time_unix`` between
   ``policy.min_schedule_ahead_s`` and ``policy.max_schedule_ahead_s`` after ``policy.clock()``;
   the run's caps ``policy.max_batches`` submits and ``policy.max_recipients`` recipients hold

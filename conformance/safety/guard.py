@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import httpx
 
 from conformance.api import SAFE_METHODS
-from conformance.fictional import is_fictional_phone
+from conformance.fictional import is_fictional_phone, is_fictional_whatsapp_id
 from conformance.safety.numbers import real_numbers
 from conformance.safety.policy import (
     _DEFAULT_PORTS,
@@ -102,6 +102,19 @@ def _calls_someone(body: Any) -> bool:
     return any(isinstance(r, dict) and any(r.get(k) not in (None, "")
                                            for k in ("phone_number", "whatsapp_user_id"))
                for r in recipients)
+
+
+def _without_own_whatsapp_number(body: Any, configured: str | None) -> Any:
+    """The body without `whatsapp_params.whatsapp_phone_number_id` when it is exactly the
+    configured one: the run's own WhatsApp sender (a vendor id that may be all digits), not
+    somebody to call. Any other value there is scanned like the rest."""
+    params = body.get("whatsapp_params") if isinstance(body, dict) else None
+    if configured is None or not isinstance(params, dict):
+        return body
+    if params.get("whatsapp_phone_number_id") != configured:
+        return body
+    rest = {k: v for k, v in params.items() if k != "whatsapp_phone_number_id"}
+    return {**body, "whatsapp_params": rest}
 
 
 class _Guard:
@@ -211,6 +224,7 @@ class _Guard:
             if isinstance(name, str) and name.startswith(prefix):
                 # The run's own prefix (a run id with a time in it) is not a phone number.
                 scanned = {**body, "call_name": name[len(prefix):]}
+            scanned = _without_own_whatsapp_number(scanned, self.policy.whatsapp_phone_number_id)
             real = real_numbers(scanned)
             if real:
                 raise refuse(f"what may be a real phone number at {real[0]} (only "
@@ -234,9 +248,11 @@ class _Guard:
             for i, recipient in enumerate(recipients):
                 if not isinstance(recipient, dict):
                     continue
-                if recipient.get("whatsapp_user_id") is not None and not p.allow_whatsapp:
-                    raise refuse(f"recipients[{i}] has a whatsapp_user_id (cannot be "
-                                 "fictional)", "phone")
+                whatsapp = recipient.get("whatsapp_user_id")
+                if (whatsapp is not None and not p.allow_whatsapp
+                        and not is_fictional_whatsapp_id(whatsapp)):
+                    raise refuse(f"recipients[{i}].whatsapp_user_id {whatsapp!r} is not exactly "
+                                 "1NXX5550100..0199 (the digits of a fictional number)", "phone")
                 phone = recipient.get("phone_number")
                 if phone is not None and not p.allow_any_phone and not is_fictional_phone(phone):
                     raise refuse(f"recipients[{i}].phone_number {phone!r} is not exactly "

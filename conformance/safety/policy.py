@@ -97,6 +97,9 @@ class SafetyPolicy:
     max_recipients: int = 50
     allow_any_phone: bool = False
     allow_whatsapp: bool = False
+    #: The vendor's WhatsApp number id the run names in `whatsapp_params` (configured like the
+    #: agent id): our own sender account, not someone to call, so not read as a phone number.
+    whatsapp_phone_number_id: str | None = None
     sweep_prefix: str | None = None
     extra_mutating_paths: tuple[str, ...] = ()
     clock: Callable[[], float] = time.time

@@ -37,6 +37,10 @@ Validator = Callable[[httpx.Response], Any]
 #: `wait(predicate, *, within=, step=, what=)`: the value once `predicate()` is truthy.
 Wait = Callable[..., Any]
 
+#: The WhatsApp number id the mock and the cassettes use (`make record` sets it as the live
+#: target's <VENDOR>_WHATSAPP_PHONE_NUMBER_ID so recorded bodies replay).
+WHATSAPP_PHONE_NUMBER_ID = "wa_phone_conformance_0001"
+
 #: Live polling: the longest wait for one `eventually`, and the longest pause between polls.
 LIVE_DEADLINE = int(os.environ.get("API_LIVE_DEADLINE", "600"))
 LIVE_POLL_MAX = float(os.environ.get("API_LIVE_POLL_MAX", "5"))
@@ -162,6 +166,11 @@ class Target:
 
     def agent_ids(self) -> tuple[str, str]:
         return "agent_conformance_0001", "agent_conformance_0002"
+
+    def whatsapp_phone_number_id(self) -> str | None:
+        """The vendor's WhatsApp number a WhatsApp batch names in `whatsapp_params` (live:
+        <VENDOR>_WHATSAPP_PHONE_NUMBER_ID; None there when unset: WhatsApp tests skip)."""
+        return WHATSAPP_PHONE_NUMBER_ID
 
     # -- what the target lets a test do ----------------------------------------------------
 

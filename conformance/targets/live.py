@@ -74,6 +74,9 @@ class LiveTarget(Target):
         return (self.env.get(self.env_name("AGENT_ID"), first),
                 self.env.get(self.env_name("OTHER_AGENT_ID"), second))
 
+    def whatsapp_phone_number_id(self) -> str | None:
+        return self.env.get(self.env_name("WHATSAPP_PHONE_NUMBER_ID")) or None
+
     # -- configuration ----------------------------------------------------------------------
 
     def check_ready(self) -> None:
@@ -137,7 +140,8 @@ class LiveTarget(Target):
             allowed_hosts=frozenset({urlsplit(self.base_url or "").hostname or ""}),
             allow_dispatch=self.options.allow_dispatch,
             max_batches=int(self.env.get("API_LIVE_MAX_BATCHES", "200")) // split,
-            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // split)
+            max_recipients=int(self.env.get("API_LIVE_MAX_RECIPIENTS", "1000")) // split,
+            whatsapp_phone_number_id=self.whatsapp_phone_number_id())
         pressure = Pressure(budget_s=self.options.pressure_budget_s,
                             concurrency=workers if slots_dir else 64, slots_dir=slots_dir)
         below = PressureTransport(httpx.HTTPTransport(), pressure,

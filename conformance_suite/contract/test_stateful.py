@@ -53,8 +53,9 @@ def _machine(target, name_prefix, live_run, agent_id):
                 switch.current.state.store.advance(STEP_BEFORE.get(op, STEP_SECONDS))
             elif op == "submitBatchCall":
                 runner.drawn_id = False
-                case.body = fuzz.live_safe_body(case.body, name_prefix, int(time.time()),
-                                                agent_id=agent_id) or runner._held_body()
+                case.body = fuzz.live_safe_body(
+                    case.body, name_prefix, int(time.time()), agent_id=agent_id,
+                    whatsapp_phone_number_id=runner.whatsapp_id) or runner._held_body()
             else:
                 runner.pin_live_batch(case)   # only batches this run created
 

@@ -6,6 +6,8 @@ Spec: openapi/webhooks/batch-call-webhooks.yaml (grades in docs/webhooks.md).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import defaultdict
 from importlib.util import find_spec
@@ -180,6 +182,30 @@ def test_links_name_a_batch_and_recipient_of_this_run(mixed_run, client, api):
         assert recipient_id in recipients, f"no recipient {recipient_id!r} in the batch"
         conversation = payload["data"].get("conversation_id")
         assert conversation == recipients[recipient_id]["conversation_id"]
+
+
+@pytest.mark.requirement("EXPORT-5")
+def test_export_rows_agree_with_the_post_call_events(mixed_run, client, api):
+    """Each finished recipient's export row carries its event's conversation_id, and a
+    status whose event type is the one that was sent."""
+    batch, arrivals = mixed_run
+    response = client.get(api.export(batch["id"]))
+    assert response.status_code == 200
+    field_of = dict(api.export_columns)
+    rows = {}
+    for row in csv.DictReader(io.StringIO(response.text)):
+        values = {field_of[c]: (v or None) for c, v in row.items() if c in field_of}
+        rows[values.get("id")] = values
+    assert arrivals
+    for _, payload in arrivals:
+        recipient_id = batch_link(payload)[1]
+        assert recipient_id in rows, f"no export row for {recipient_id!r}"
+        row = rows[recipient_id]
+        assert row.get("conversation_id") == payload["data"].get("conversation_id"), (
+            f"{recipient_id}: row {row.get('conversation_id')!r}, event "
+            f"{payload['data'].get('conversation_id')!r}")
+        assert event_type_for(row.get("status") or "") == payload["type"], (
+            f"{recipient_id}: row status {row.get('status')!r}, event {payload['type']}")
 
 
 @pytest.mark.requirement("WEBHOOK-7")

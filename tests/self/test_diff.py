@@ -61,6 +61,15 @@ RULE_CASES = {
     "operation-removed": (None, lambda d: d["paths"].pop("/ping")),
     "operation-added": (None, lambda d: d["paths"].__setitem__(
         "/pong", {"post": {"operationId": "pong", "responses": {"204": {"description": "ok"}}}})),
+    "operation-path-changed": (None, lambda d: d["paths"].__setitem__(
+        "/pinged", d["paths"].pop("/ping"))),
+    "operation-method-changed": (None, lambda d: d["paths"]["/ping"].__setitem__(
+        "put", d["paths"]["/ping"].pop("post"))),
+    "operation-id-changed": (None, lambda d: op(d, "/ping", "post").__setitem__(
+        "operationId", "pingServer")),
+    "path-parameter-renamed": (None, lambda d: d["paths"].__setitem__("/items/{id}", {
+        "delete": {**d["paths"]["/items/{item_id}"].pop("delete"), "parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]}})),
     "operation-deprecated": (None, lambda d: op(d, "/ping", "post").__setitem__(
         "deprecated", True)),
     "parameter-removed": (None, lambda d: op(d, "/items", "get")["parameters"].pop(1)),
@@ -164,6 +173,139 @@ RULE_CASES = {
     "response-variant-removed": (None, lambda d: props(d, "Item")["detail"]["anyOf"].pop()),
 }
 
+# What each rule's record concerns, in words: the message must name it after the operationId.
+SUBJECTS = {
+    "became-non-nullable-in-request": "request body property 'note'",
+    "became-non-nullable-in-response": "response 200 (application/json) property 'parent'",
+    "became-nullable-in-request": "request body property 'when'",
+    "became-nullable-in-response": "response 200 (application/json) property 'label'",
+    "enum-value-added-to-request": "request body property 'kind'",
+    "enum-value-added-to-response": "response 200 (application/json) property 'status'",
+    "enum-value-removed-from-request": "request body property 'kind'",
+    "enum-value-removed-from-response": "response 200 (application/json) property 'status'",
+    "error-status-code-added": "response 409",
+    "error-status-code-removed": "response 404",
+    "format-changed": "request body property 'when'",
+    "operation-added": "operation POST /pong",
+    "operation-deprecated": "operation POST /ping",
+    "operation-id-changed": "operation POST /ping",
+    "path-parameter-renamed": "operation DELETE /items/{id}",
+    "operation-method-changed": "operation /ping",
+    "operation-path-changed": "operation POST",
+    "operation-removed": "operation POST /ping",
+    "parameter-added": "query parameter 'q'",
+    "parameter-added-required": "query parameter 'q'",
+    "parameter-became-optional": "query parameter 'cursor'",
+    "parameter-became-required": "query parameter 'cursor'",
+    "parameter-removed": "query parameter 'cursor'",
+    "pattern-changed": "request body property 'name'",
+    "request-body-added": "request body",
+    "request-body-added-required": "request body",
+    "request-body-became-optional": "request body",
+    "request-body-became-required": "request body",
+    "request-body-removed": "request body",
+    "request-constraint-relaxed": "request body property 'name'",
+    "request-constraint-tightened": "request body property 'name'",
+    "request-content-type-added": "request body",
+    "request-content-type-removed": "request body",
+    "request-default-changed": "query parameter 'limit'",
+    "request-property-added": "request body property 'colour'",
+    "request-property-became-optional": "request body property 'name'",
+    "request-property-became-required": "request body property 'kind'",
+    "request-property-removed": "request body property 'note'",
+    "request-required-property-added": "request body property 'colour'",
+    "request-variant-added": "request body property 'shape'",
+    "request-variant-removed": "request body property 'shape'",
+    "response-constraint-relaxed": "response 200 property 'items'",
+    "response-constraint-tightened": "response 200 (application/json) property 'count'",
+    "response-content-type-added": "response 200",
+    "response-content-type-removed": "response 200",
+    "response-property-added": "response 200 (application/json) property 'colour'",
+    "response-property-became-optional": "response 200 (application/json) property 'label'",
+    "response-property-became-required": "response 200 (application/json) property 'extra'",
+    "response-property-removed": "response 200 (application/json) property 'extra'",
+    "response-required-property-added": "response 200 (application/json) property 'colour'",
+    "response-variant-added": "response 200 (application/json) property 'detail'",
+    "response-variant-removed": "response 200 (application/json) property 'detail'",
+    "schema-ref-changed": "response 200",
+    "status-code-added": "response 202",
+    "status-code-removed": "response 204",
+    "type-changed": "response 200 (application/json) property 'count'",
+    "type-narrowed-in-response": "response 200 (application/json) property 'count'",
+    "type-widened-in-request": "request body property 'size'",
+}
+
+
+def test_every_rule_message_names_its_subject():
+    """Each rule's template has a {subject}; each case's record names its operation and the
+    parameter, property, body, status or operation it concerns, with the pointer as detail."""
+    assert set(SUBJECTS) == set(rules())
+    for rule_id, (old_edit, new_edit) in RULE_CASES.items():
+        assert "{subject}" in rules()[rule_id].message, rule_id
+        (change,) = changes_between(_edited(old_edit), _edited(new_edit))
+        assert change.subject == SUBJECTS[rule_id], rule_id
+        assert change.message.startswith(f"{change.operation}: {SUBJECTS[rule_id]} "), rule_id
+        assert change.pointer.startswith("/paths/"), rule_id
+
+
+def test_a_moved_operation_is_one_record_naming_both_paths_and_still_compared():
+    """Same operationId on a new path: one breaking record per operation with both paths; a
+    change inside the moved operation is still found (compared, not added and removed)."""
+    new = _edited(RULE_CASES["parameter-removed"][1])
+    new["paths"]["/things"] = new["paths"].pop("/items")
+    found = sorted((c.id, c.level, c.message) for c in changes_between(BASE, new))
+    assert found == [
+        ("operation-path-changed", "breaking",
+         "createItem: operation POST moved from path `/items` to `/things`."),
+        ("operation-path-changed", "breaking",
+         "listItems: operation GET moved from path `/items` to `/things`."),
+        ("parameter-removed", "breaking", "listItems: query parameter 'cursor' was removed."),
+    ]
+
+
+def test_bundled_spec_list_path_renamed_and_limit_retyped(tmp_path):
+    """The issue's two blind spots on the real contract: the list operation moved to
+    `.../list` is exit 1 with both paths named; a retyped `limit` names the parameter."""
+    old = _bundled()
+    new = copy.deepcopy(old)
+    new["paths"][bundle.BASE + "/list"] = new["paths"].pop(bundle.BASE + "/workspace")
+    code, out, _ = _cli("diff", str(SPEC_PATH), _write(tmp_path, "moved.yaml", new))
+    assert code == 1
+    assert (f"listBatchCalls: operation GET moved from path `{bundle.BASE}/workspace` to "
+            f"`{bundle.BASE}/list`.") in out
+    retyped = copy.deepcopy(old)
+    limit = next(p for p in _path(retyped, "/workspace")["get"]["parameters"]
+                 if p["name"] == "limit")
+    limit["schema"] = {"type": "string"}
+    messages = [c.message for c in changes_between(old, retyped)]
+    assert "listBatchCalls: query parameter 'limit' type integer → string." in messages, messages
+
+
+def test_a_renamed_path_parameter_is_not_a_moved_operation():
+    """`{batch_id}` -> `{id}` in every path of the bundled spec: the request lines are the
+    same, so one warning per operation and nothing breaking (no parameter removed or added)."""
+    old = _bundled()
+    new = copy.deepcopy(old)
+    new["paths"] = {path.replace("{batch_id}", "{id}"): item
+                    for path, item in new["paths"].items()}
+    for item in new["paths"].values():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                if param.get("name") == "batch_id":
+                    param["name"] = "id"
+    found = changes_between(old, new)
+    assert {c.id for c in found} == {"path-parameter-renamed"}
+    assert sorted(c.operation for c in found) == sorted(
+        ["getBatchCall", "deleteBatchCall", "cancelBatchCall", "retryBatchCall",
+         "exportBatchCall"])
+
+
+def test_same_place_new_operation_id_is_not_added_and_removed():
+    new = copy.deepcopy(BASE)
+    op(new, "/items", "get")["operationId"] = "listAllItems"
+    assert [(c.id, c.level) for c in changes_between(BASE, new)] == [
+        ("operation-id-changed", "warning")]
+
 
 def _edited(edit):
     doc = copy.deepcopy(BASE)
@@ -190,7 +332,9 @@ def test_rule(rule_id):
     change = found[0]
     assert change.level == rules()[rule_id].level
     assert change.pointer.startswith("/paths/") and change.operation
-    assert change.message.endswith(".") and "{" not in change.message
+    assert change.message.endswith(".")
+    assert not any(f"{{{key}}}" in change.message
+                   for key in ("subject", "name", "old", "new", "detail")), change.message
 
 
 def test_levels_follow_the_clients_view():
@@ -337,7 +481,8 @@ def test_history_as_published_shows_the_vendor_names():
     new = load_contract(HISTORY / "6-sdk-2.78.0.json", as_published=True)
     found = changes_between(old, new)
     refs = sorted(c.message for c in found if c.id == "schema-ref-changed")
-    assert len(refs) == 6 and "`TelephonyCallConfig-Input`" in refs[0]
+    assert len(refs) == 6
+    assert sum("`TelephonyCallConfig-Input`" in message for message in refs) == 1
     assert [(c.id, c.operation) for c in found if c.id == "parameter-added"] == [
         ("parameter-added", "export_batch_call")]
     assert len(found) == 13
@@ -426,8 +571,7 @@ BREAKING_EDITS = {
     "type changed": (lambda d: props(d, "OutboundCallRecipientResponseModel")["created_at_unix"]
                      .__setitem__("type", "string"),
                      [("type-changed", "breaking", "getBatchCall")]),
-    "path renamed": (_rename_retry, [("operation-added", "info", "retryBatchCall"),
-                                     ("operation-removed", "breaking", "retryBatchCall")]),
+    "path renamed": (_rename_retry, [("operation-path-changed", "breaking", "retryBatchCall")]),
     "status code removed": (lambda d: _path(d, "/{batch_id}")["delete"]["responses"].pop("204"),
                             [("status-code-removed", "breaking", "deleteBatchCall")]),
     "request property made required": (
@@ -547,7 +691,7 @@ def test_cli_formats(tmp_path):
                                                      "enum-value-added-to-response"}
     assert set(report["changes"][0]) >= {"id", "level", "operation", "pointer", "message"}
     _, out, _ = _cli("diff", old, new, "--format", "markdown")
-    assert "| breaking | `operation-removed` | ping |" in out
+    assert "| breaking | `operation-removed` | ping: operation POST /ping was removed. |" in out
     assert "**1 change(s) at or above `breaking`**" in out
     _, out, _ = _cli("diff", old, new, "--format", "junit", "--fail-on", "warning")
     suite = ET.fromstring(out)

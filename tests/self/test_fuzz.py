@@ -13,7 +13,8 @@ from starlette.testclient import TestClient
 
 from conformance import fuzz
 from conformance.api import api_for
-from conformance.fuzz.live import FOREIGN_REFERENCES, LIVE_MAX_RECIPIENTS
+from conformance.fictional import is_fictional_whatsapp_id
+from conformance.fuzz.live import FOREIGN_REFERENCES, LIVE_MAX_RECIPIENTS, TEMPLATE_FIELDS
 from conformance.safety import SafetyPolicy, UnsafeRequest, guarded_client, is_fictional_phone
 from conformance.targets import parse_target
 
@@ -98,6 +99,35 @@ def test_live_safe_body_always_passes_the_live_guard(body):
     inner = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(
         200, json={"id": "b1", "name": safe["call_name"]}))
     policy = SafetyPolicy(name_prefix=PREFIX, allowed_hosts=frozenset({"api.example.com"}))
+    with guarded_client("https://api.example.com", policy, inner=inner) as client:
+        client.post("/v1/convai/batch-calling/submit", json=safe)
+    assert len(sent) == 1
+
+
+SENDER = "109876543210987"  # a configured WhatsApp number id: all digits, as vendors issue
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(submit_like)
+def test_live_safe_body_keeps_whatsapp_batches_when_the_number_id_is_configured(body):
+    """With <VENDOR>_WHATSAPP_PHONE_NUMBER_ID set, a drawn `whatsapp_params` object stays (a
+    WhatsApp batch: the configured sender, fictional WhatsApp users) and the guard, told the
+    same id, lets it through; without it, it is dropped as before."""
+    now = int(time.time())
+    safe = fuzz.live_safe_body(body, PREFIX, now, whatsapp_phone_number_id=SENDER)
+    if isinstance(body.get("whatsapp_params"), dict):
+        params = safe["whatsapp_params"]
+        assert params["whatsapp_phone_number_id"] == SENDER
+        assert all(isinstance(params[k], str) for k in TEMPLATE_FIELDS)
+        assert all(is_fictional_whatsapp_id(r["whatsapp_user_id"]) and "phone_number" not in r
+                   for r in safe["recipients"])
+    else:
+        assert "whatsapp_params" not in safe
+    sent = []
+    inner = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(
+        200, json={"id": "b1", "name": safe["call_name"]}))
+    policy = SafetyPolicy(name_prefix=PREFIX, allowed_hosts=frozenset({"api.example.com"}),
+                          whatsapp_phone_number_id=SENDER)
     with guarded_client("https://api.example.com", policy, inner=inner) as client:
         client.post("/v1/convai/batch-calling/submit", json=safe)
     assert len(sent) == 1

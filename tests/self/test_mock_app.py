@@ -635,6 +635,31 @@ PROBES = {
 }
 
 
+WHATSAPP = {"call_name": "WA", "agent_id": "agent_1",
+            "whatsapp_params": {"whatsapp_call_permission_request_template_name": "tpl",
+                                "whatsapp_call_permission_request_template_language_code": "en"},
+            "recipients": [{"whatsapp_user_id": "14155550100"}]}
+
+
+def _probe_export_statuses(api, cancel: bool):
+    batch_id = submit(api, ("completes",) * 2)["id"]
+    if cancel:
+        api.cancel(batch_id)
+    return [line.split(",")[3] for line in api.export(batch_id).text.splitlines()[1:]]
+
+
+# The whole contract's faults (conformance/mock/faults/contract.py).
+PROBES.update({
+    "whatsapp-params-refused": (lambda api: api.submit(WHATSAPP).status_code, 200),
+    "whatsapp-user-id-dropped": (
+        lambda api: api.get(api.submit(WHATSAPP).json()["id"]).json()["recipients"][0]
+        ["whatsapp_user_id"], "14155550100"),
+    "export-status-disagrees": (lambda api: _probe_export_statuses(api, True),
+                                ["cancelled", "cancelled"]),
+    "export-drops-cancelled": (lambda api: len(_probe_export_statuses(api, True)), 2),
+})
+
+
 # Webhook faults need a receiver: their probes are in tests/self/test_mock_webhooks.py.
 def test_every_fault_has_a_probe():
     assert set(PROBES) == {n for n, f in FAULTS.items() if f.category != "webhooks"}

@@ -185,13 +185,49 @@ def test_real_or_malformed_phones_refused(phone):
             json=body(recipients=[{"phone_number": "+14155550100"}, {"phone_number": phone}]))
 
 
-def test_whatsapp_refused_unless_allowed():
+@pytest.mark.parametrize("user_id", [
+    "123", "14155551234", "+14155550100", "4155550100", "14155550200", "14155550100 ",
+    "１４１５５５５０１００", "1415555010x", "141555501000",
+])
+def test_whatsapp_user_id_refused_unless_a_fictional_numbers_digits(user_id):
+    """A WhatsApp user id is a person's number in digits: only 1NXX5550100..0199 exactly."""
     c, server = client()
-    refused(c, server, "POST", f"{BASE}/submit", "whatsapp",
-            json=body(recipients=[{"whatsapp_user_id": "123"}]))
+    refused(c, server, "POST", f"{BASE}/submit", "whatsapp_user_id",
+            json=body(recipients=[{"whatsapp_user_id": user_id}]))
     c, server = client(allow_whatsapp=True)
-    c.post(f"{BASE}/submit", json=body(recipients=[{"whatsapp_user_id": "123"}]))
+    if not safety.real_numbers(user_id):
+        c.post(f"{BASE}/submit", json=body(recipients=[{"whatsapp_user_id": user_id}]))
+        assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("user_id", ["14155550100", "12015550199", "19995550150"])
+def test_fictional_whatsapp_user_id_is_sent(user_id):
+    c, server = client()
+    c.post(f"{BASE}/submit", json=body(recipients=[{"whatsapp_user_id": user_id},
+                                                   {"phone_number": "+14155550101"}]))
     assert len(server.seen) == 1
+
+
+def test_only_the_configured_whatsapp_number_id_is_exempt_from_the_number_scan():
+    """The run's own WhatsApp sender id (all digits, as vendors issue them) is sent when it
+    is exactly the configured one, in `whatsapp_params`; anywhere else, or another value,
+    it is scanned like any string."""
+    sender = "109876543210987"
+    params = {"whatsapp_phone_number_id": sender,
+              "whatsapp_call_permission_request_template_name": "t",
+              "whatsapp_call_permission_request_template_language_code": "en"}
+    wa = [{"whatsapp_user_id": "14155550100"}]
+    c, server = client()
+    refused(c, server, "POST", f"{BASE}/submit", "phone",
+            json=body(recipients=wa, whatsapp_params=params))
+    c, server = client(whatsapp_phone_number_id=sender)
+    c.post(f"{BASE}/submit", json=body(recipients=wa, whatsapp_params=params))
+    assert len(server.seen) == 1
+    refused(c, server, "POST", f"{BASE}/submit", "phone",
+            json=body(recipients=wa, whatsapp_params={**params,
+                                                      "whatsapp_phone_number_id": sender[:-1]}))
+    refused(c, server, "POST", f"{BASE}/submit", "phone",
+            json=body(recipients=wa, whatsapp_params=params, branch_id=sender))
 
 
 def test_allow_any_phone_switch():
