@@ -17,7 +17,7 @@ from conformance.spec import load_spec
 
 #: `CONFORMANCE_FUZZ=deep`: the nightly run (more examples, longer stateful runs).
 DEEP = {
-    "generation": {"max-examples": 50},
+    "generation": {"max-examples": 1000},
     "phases": {"stateful": {"max-steps": 30}},
 }
 #: `CONFORMANCE_FUZZ=mutants`: the reduced profile `make mutants` runs once per mutant

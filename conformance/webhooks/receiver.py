@@ -29,7 +29,7 @@ class Received:
     headers: dict[str, str]   # lower-case names
     body: bytes
     received_at: float        # the receiver's clock when it arrived
-    status: int = 0           # what the receiver answered
+    status: int = 0           # what the receiver answered (0: no answer reached the sender)
 
     @property
     def signature(self) -> str | None:
@@ -99,7 +99,12 @@ class Receiver:
                 record = Received("POST", self.path, headers, body, receiver.clock())
                 record.status = receiver._status_for(record)
                 receiver.requests.append(record)
-                self._answer(record.status)
+                try:
+                    self._answer(record.status)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The sender hung up before the answer reached it (its time-out): it was
+                    # never told 200, so a redelivery is a retry, not a repeat of an accepted one.
+                    record.status = 0
 
             def _answer(self, status: int) -> None:
                 # One request per connection: a sender's pooled connection must never
