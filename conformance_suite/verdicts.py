@@ -6,6 +6,7 @@ Registered by conformance_suite.plugin."""
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 import pytest
 
@@ -22,26 +23,28 @@ from conformance_suite.plugin import (
     _skips_file,
 )
 
+E = TypeVar("E", bound=BaseException)
+
 # --- the verdict of each test --------------------------------------------------------------
 
 
-def _unsafe(excinfo) -> UnsafeRequest | None:
+def _cause(excinfo, kind: type[E]) -> E | None:
+    """The exception of `kind` behind the test's exception (itself or along its causes)."""
     exc = excinfo.value if excinfo else None
     while exc is not None:
-        if isinstance(exc, UnsafeRequest):
+        if isinstance(exc, kind):
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _unsafe(excinfo) -> UnsafeRequest | None:
+    return _cause(excinfo, UnsafeRequest)
 
 
 def _broken(excinfo) -> BrokenAnswer | None:
     """The server's broken answer behind an exception, if that is what it is."""
-    exc = excinfo.value if excinfo else None
-    while exc is not None:
-        if isinstance(exc, BrokenAnswer):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
+    return _cause(excinfo, BrokenAnswer)
 
 
 def _fixture_failure(item, report, call) -> None:

@@ -39,33 +39,26 @@ def _whatsapp_dropped(parts):
         return doc
     post(parts, "shaper", "shape_recipient", after)
 
-    def make(orig):
-        def rows(batch, limit):
-            out = orig(batch, limit)
-            return [out[0]] + [[*r[:WHATSAPP], None, *r[WHATSAPP + 1:]] for r in out[1:]]
-        return rows
-    hook(parts, "shaper", "csv_rows", make)
+    _rewrite_rows(parts, lambda rows: [[*r[:WHATSAPP], None, *r[WHATSAPP + 1:]] for r in rows])
 
 
 @fault("export-status-disagrees", "export",
        "Export reports every recipient `pending` (the status at submit), whatever get says.")
 def _export_status_stale(parts):
-    def make(orig):
-        def rows(batch, limit):
-            out = orig(batch, limit)
-            return [out[0]] + [[*r[:STATUS], "pending", *r[STATUS + 1:]] for r in out[1:]]
-        return rows
-    hook(parts, "shaper", "csv_rows", make)
+    _rewrite_rows(parts, lambda rows: [[*r[:STATUS], "pending", *r[STATUS + 1:]] for r in rows])
 
 
 @fault("export-drops-cancelled", "export",
        "Export leaves out recipients that were cancelled (get still lists them).")
 def _export_drops_cancelled(parts):
+    _rewrite_rows(parts, lambda rows: [r for r in rows if r[STATUS] != "cancelled"])
+
+
+def _rewrite_rows(parts, rewrite) -> None:
+    """Export's rows (the header kept) passed through `rewrite(rows) -> rows`."""
     def make(orig):
         def rows(batch, limit):
             out = orig(batch, limit)
-            return [out[0]] + [r for r in out[1:] if r[STATUS] != "cancelled"]
+            return [out[0]] + rewrite(out[1:])
         return rows
     hook(parts, "shaper", "csv_rows", make)
-
-
