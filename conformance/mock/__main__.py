@@ -7,11 +7,12 @@ import os
 import sys
 from typing import Any
 
-from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
+from conformance.mock.app import create_app
 from conformance.mock.choices import NAMED as CHOICE_SETS
 from conformance.mock.clock import DEFAULT_START, Clock, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
 from conformance.mock.heap import HeapPolicy
+from conformance.mock.parts import DEFAULT_KEYS, MAX_BODY_BYTES, key_fingerprint
 from conformance.mock.server import uvicorn_options
 from conformance.mock.staging import Staging, StagingOptions, parse_latency, preload
 
