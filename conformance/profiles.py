@@ -1,6 +1,7 @@
-"""Vendor profiles: base path, auth header, environment names, dialect and known deviations.
+"""Dialect profiles: base path, auth header, environment names, dialect and the vendor's
+known deviations.
 
-One TOML file per vendor in `conformance/profiles/`. A dialect is derived from the bundled
+One TOML file per dialect in `conformance/profiles/`. A dialect is derived from the bundled
 spec by `derive_dialect`, never hand-copied.
 """
 

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--profile", default="elevenlabs",
-                        help="vendor dialect: elevenlabs (default) or voiceai")
+                        help="dialect: elevenlabs (default) or voiceai")
     parser.add_argument("--key", action="append", dest="keys", metavar="KEY",
                         help=f"accepted API key, repeatable; each key is its own workspace "
                              f"(default: {', '.join(DEFAULT_KEYS)})")

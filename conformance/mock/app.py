@@ -1,4 +1,4 @@
-"""The mock as a Starlette app: every batch-calling operation, in any vendor dialect.
+"""The mock as a Starlette app: every batch-calling operation, in either dialect.
 
 `create_app` builds the parts (parts.py: the store (store.py), the authenticator, the
 request validator (validation.py), the shaper and encoder (shaping.py), the status-code

@@ -112,12 +112,12 @@ class SafetyPolicy:
         object.__setattr__(self, "base_path", "/" + self.base_path.strip("/"))
 
     @classmethod
-    def for_vendor(cls, base_url: str, base_path: str, name_prefix: str, **kw: Any
-                   ) -> SafetyPolicy:
-        """Allow exactly the host of `base_url` (which must be https)."""
+    def for_https_host(cls, base_url: str, base_path: str, name_prefix: str, **kw: Any
+                       ) -> SafetyPolicy:
+        """Allow exactly the host of `base_url` (which must be https): a remote endpoint."""
         parts = urlsplit(base_url)
         if parts.scheme != "https" or not parts.hostname:
-            raise ValueError(f"vendor base URL {base_url!r} must be https://host")
+            raise ValueError(f"remote base URL {base_url!r} must be https://host")
         return cls(name_prefix=name_prefix, base_path=base_path,
                    allowed_hosts=frozenset({parts.hostname}), **kw)
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from conformance import fuzz
 from conformance.profiles import DIALECTS
 
-SCHEMAS = {vendor: fuzz.load_schema(vendor) for vendor in DIALECTS}
+SCHEMAS = {dialect: fuzz.load_schema(dialect) for dialect in DIALECTS}
 
 
 @pytest.mark.requirement("CONTRACT-1")
