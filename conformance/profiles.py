@@ -15,6 +15,8 @@ from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 DIALECTS = ("elevenlabs", "voiceai")
+#: The API's base path as the vendor publishes it and the bundled spec keeps it (the one
+#: spelling of this literal: bundle/ builds under it, dialects rebase from it).
 SPEC_BASE_PATH = "/v1/convai/batch-calling"
 BATCH_MODELS = ("BatchCallResponse", "BatchCallDetailedResponse")
 

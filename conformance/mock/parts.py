@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.api import Api
-from conformance.fictional import MOCK_KEYS, fingerprint
+from conformance.fictional import MOCK_KEYS
 from conformance.mock.choices import Choices
 from conformance.mock.clock import Clock
 from conformance.mock.errors import ErrorBuilder
@@ -22,7 +22,7 @@ from conformance.mock.validation import RequestValidator
 from conformance.profiles import Profile
 
 __all__ = ["DEFAULT_KEYS", "DEFAULT_STATUS", "MAX_BODY_BYTES", "AppParts", "Auth",
-           "key_fingerprint", "normalize_keys", "workspace_of"]
+           "normalize_keys", "workspace_of"]
 
 #: Accepted API keys unless `keys=` says otherwise; each key is its own workspace.
 DEFAULT_KEYS = MOCK_KEYS
@@ -37,12 +37,6 @@ DEFAULT_STATUS = {"submit": 200, "list": 200, "get": 200, "cancel": 200, "retry"
 def workspace_of(key: str) -> str:
     """The workspace a key opens when keys are given as a list: a digest, not the key."""
     return "ws_" + hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
-
-
-def key_fingerprint(key: str) -> str:
-    """How a key is named in logs: a sha256 prefix, no character of the key itself."""
-
-    return fingerprint(key)
 
 
 class Auth:

@@ -23,6 +23,7 @@ from conformance.api import (
     Api,
     api_for,
 )
+from conformance.profiles import SPEC_BASE_PATH
 
 #: Every batch this suite creates is named ``cst-<run id>-...``.
 SUITE_PREFIX = "cst-"
@@ -88,7 +89,7 @@ class SafetyPolicy:
     """What a run may send. Defaults are the safe ones: loopback only, nothing dialled."""
 
     name_prefix: str
-    base_path: str = "/v1/convai/batch-calling"
+    base_path: str = SPEC_BASE_PATH
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     min_schedule_ahead_s: int = MIN_SCHEDULE_AHEAD_S
     max_schedule_ahead_s: int = MAX_SCHEDULE_AHEAD_S
