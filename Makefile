@@ -73,7 +73,8 @@ record: $(STAMP)
 ## Benchmarks: the mock beside Prism (installed with npm), scale, profile, suite speed;
 ## prints tables and writes reports/bench/latest.md (untracked; about 9 min, QUICK=1 for
 ## about 2: benchmarks/README.md). To replace the committed figures, on purpose:
-## make bench BENCH_OUT=benchmarks/results, then commit benchmarks/results/.
+## make bench BENCH_OUT=benchmarks/results, then commit benchmarks/results/. The staging
+## section (whole live runs, about 15 min) only on request: python -m benchmarks.run --only staging
 BENCH_OUT ?= reports/bench
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

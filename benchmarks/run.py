@@ -50,6 +50,8 @@ from benchmarks.throughput import throughput, throughput_table
 SECTIONS = {"throughput": (throughput, throughput_table), "scale": (scale, scale_tables),
             "profile": (profile, profile_table), "suite": (suite, suite_table),
             "staging": (staging, staging_table)}
+#: What `make bench` runs; the staging section (whole live runs, ~15 min) only on request.
+DEFAULT = ("throughput", "scale", "profile", "suite")
 
 
 def _take_files(result: Any) -> dict[str, str]:
@@ -65,8 +67,9 @@ def _take_files(result: Any) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections ({', '.join(SECTIONS)})")
+    parser.add_argument("--only", default=",".join(DEFAULT),
+                        help=f"comma-separated sections ({', '.join(SECTIONS)}; default: "
+                             f"{', '.join(DEFAULT)} — staging takes about 15 min more)")
     parser.add_argument("--quick", action="store_true", help="shorter runs, smaller sizes")
     parser.add_argument("--out", type=Path, default=OUT,
                         help="folder for latest.md, latest.json and the profiles (default "
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
                      "quick": args.quick}
     latest = out / "latest.json"
-    if set(wanted) != set(SECTIONS) and latest.exists():
+    if set(wanted) != set(DEFAULT) and latest.exists():
         # A partial run updates its sections and keeps the others' last figures.
         previous = json.loads(latest.read_text())
         if previous.get("quick") == args.quick:
