@@ -1,6 +1,6 @@
 """`conformance.tools.mutants` on itself: a known mutant is generated from Cosmic Ray's
-operator, applied to one process through the overlay (never to the file on disk) and killed
-by the suite's verdict; the same run with the correct source survives."""
+operator, applied to one process (patched into it, or through the overlay; never to the file
+on disk) and killed by the suite's verdict; the same run with the correct source survives."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_a_known_mutant_is_generated_with_its_diff_line():
 def test_the_overlay_changes_one_process_and_not_the_file(tmp_path):
     mutant = _known_mutant()
     before = (mutants.MOCK / "errors.py").read_bytes()
-    env = mutants._clean_env(mutants.make_overlay(tmp_path / "overlay", mutant))
+    env = mutants.clean_env(mutants.make_overlay(tmp_path / "overlay", mutant))
     probe = ("from conformance.mock.errors import ErrorBuilder; "
              "print(ErrorBuilder().not_found('x').status)")
     mutated = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
@@ -47,6 +47,43 @@ def test_the_overlay_changes_one_process_and_not_the_file(tmp_path):
                            check=True)
     assert (mutated.stdout.strip(), plain.stdout.strip()) == ("405", "404")
     assert (mutants.MOCK / "errors.py").read_bytes() == before
+
+
+PATCH_PROBE = """
+import sys
+from conformance.tools.mutants import forked, generate
+from conformance.mock.errors import ErrorBuilder    # imported before the patch, as app.py does
+m = [m for m in generate.enumerate_mutants(("errors",), ("NumberReplacer",))
+     if m.after.strip() == sys.argv[1]][0]
+try:
+    forked.patch("conformance.mock.errors", generate.mutated_source(m.module, m.operator,
+                 m.occurrence), m.line)
+except forked.Unpatchable as exc:
+    print("unpatchable", exc)
+print(ErrorBuilder().not_found("x").status)
+"""
+
+
+def test_a_patch_reaches_every_holder_of_the_function_and_not_the_file():
+    mutant = _known_mutant()
+    before = (mutants.MOCK / "errors.py").read_bytes()
+    out = subprocess.run([sys.executable, "-c", PATCH_PROBE, mutant.after.strip()],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["405"]
+    assert (mutants.MOCK / "errors.py").read_bytes() == before
+
+
+def test_a_module_level_mutant_is_left_to_a_fresh_process():
+    import conformance.mock.store  # noqa: F401  (loaded: the refusal is about the line)
+    from conformance.tools.mutants import forked
+
+    module_level = [m for m in mutants.enumerate_mutants(("store",), ("NumberReplacer",))
+                    if not m.in_function]
+    assert module_level, "store.py has module-level numbers (its bounds)"
+    m = module_level[0]
+    with pytest.raises(forked.Unpatchable, match="no function"):
+        forked.patch("conformance.mock.store",
+                     mutants.mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
 
 
 @pytest.mark.slow  # a whole mutant run (about 2 min): make test-slow
