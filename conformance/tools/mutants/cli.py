@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -211,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     jobs = max(1, min(args.jobs, 2))
     started = time.monotonic()
+    load_start = os.getloadavg()
     everything = enumerate_mutants(tuple(args.module or MODULES))
     chosen = select(everything, args.quick, args.limit, args.seed)
     if args.list:
@@ -277,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     meta = _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base_suite,
                  base_fresh, cli_seconds, baselines, live_base, again)
+    meta["load"] = {"start": [round(x, 1) for x in load_start],
+                    "end": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    meta["cpu_s"] = round(sum(getattr(resource.getrusage(who), f) for f in ("ru_utime", "ru_stime")
+                              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
     if args.rerun:
         rerun = {id(again[r.mutant.id]): r for r in results}
         results = [rerun.get(id(r), r) for r in old_results]

@@ -105,6 +105,7 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
               f"{meta['cli_examples']} examples per operation, each phase its own run against "
               "a freshly served mutant, the phases whose requests reach the line). A run past "
               "the time-out counts as killed and is marked. Exit 2 is never a kill.", ""]
+    lines += _times(meta)
     lines += ["## Score", "",
               "| | killed / total | killed / non-equivalent |", "|---|---|---|",
               f"| the suite (mock target) | {suite_k}/{total} ({_pct(suite_k, total)}) | "
@@ -195,6 +196,33 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
                      f"{word(r.cli)} | {t.get('verdict', 'untriaged')} | {reason} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _times(meta: dict) -> list[str]:
+    """Where the wall time went (runs before the fast path recorded none of this)."""
+    per = meta.get("per_mutant")
+    if not per:
+        return []
+    base = meta["baseline"]
+    live = per.get("live_s") or []
+    return [
+        "## Times", "",
+        f"Wall {meta['seconds']} s with {meta['jobs']} mutants at once: baselines "
+        f"{meta['baseline_seconds']} s (the suite with its coverage map {base['suite_s']} s"
+        + (f", the suite in a fresh process {base['fresh_suite_s']} s"
+           if base.get("fresh_suite_s") is not None else "")
+        + f", the CLI's phases {base['cli_s']} s"
+        + (f", the live path {round(base['live']['seconds'])} s" if base.get("live") else "")
+        + f"), then {per['wall_s']} s of wall per mutant over {per['count']}. Per mutant "
+        f"that ran them: the suite {per['suite_s']} s, the CLI {per['cli_s']} s"
+        + (f", the live path {', '.join(f'{s} s' for s in live)}" if live else "")
+        + "."
+        + (f" CPU time of the whole run (every process it started): {meta['cpu_s']} s, "
+           f"i.e. {round(meta['cpu_s'] / 2)} s of wall on two idle cores."
+           if meta.get("cpu_s") else "")
+        + (f" Load average (1, 5, 15 min) at the start {meta['load']['start']}, at the end "
+           f"{meta['load']['end']}, on {meta['load']['cpus']} CPUs: other work on the "
+           "machine stretches every figure." if meta.get("load") else ""), ""]
 
 
 def _findings(found) -> list[str]:
