@@ -49,7 +49,8 @@ def select(mutants: list[Mutant], quick: bool, limit: int | None, seed: int) -> 
 
 
 def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path, live: bool,
-            timeout: float, previous: Result | None = None) -> Result:
+            timeout: float, previous: Result | None = None, live_timeout: float = 600.0
+            ) -> Result:
     """In the mutant's own forked child: the suite, the CLI and (`live`) the live path. With
     `previous` (a re-run after new tests) only the suite runs again."""
     work.mkdir(parents=True, exist_ok=True)
@@ -87,20 +88,20 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
     if previous is not None:
         return Result(m, suite, previous.cli, previous.live, len(tests), path)
     cli = run_cli(serve, reach.cli_phases(m), work, timeout, baselines)
-    live_run = run_live(serve, work / "live", timeout * 2, tests) if live and tests else None
+    live_run = run_live(serve, work / "live", live_timeout, tests) if live and tests else None
     return Result(m, suite, cli, live_run, len(tests), path)
 
 
 def run_all(chosen: list[Mutant], reach: Reach, baselines: dict[str, set[str]], work: Path,
             live_ids: set[str], timeout: float, jobs: int,
-            again: dict[str, Result]) -> list[Result]:
+            again: dict[str, Result], live_timeout: float = 600.0) -> list[Result]:
     """Each mutant in a forked child, `jobs` at once; results come back as JSON files."""
     results: list[Result] = []
     pending = list(enumerate(chosen))
     running: dict[int, tuple[Mutant, Path, float]] = {}
     # A child may run the suite, one CLI run per phase and the live path: each has its own
     # time-out, this bounds the whole.
-    budget = timeout * (3 + len(reach.cli_lines) + 2)
+    budget = timeout * (2 + len(reach.cli_lines)) + live_timeout
     while pending or running:
         while pending and len(running) < jobs:
             index, m = pending.pop(0)
@@ -110,7 +111,7 @@ def run_all(chosen: list[Mutant], reach: Reach, baselines: dict[str, set[str]], 
             def body(m=m, folder=folder) -> int:
                 os.setpgid(0, 0)     # its servers and runs die with it
                 result = run_one(m, reach, baselines, folder / "w", m.id in live_ids, timeout,
-                                 again.get(m.id))
+                                 again.get(m.id), live_timeout)
                 (folder / "result.json").write_text(json.dumps(result.as_json()))
                 return 0
             pid = forked.fork(body, folder / "child.log")
@@ -170,8 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--live-sample", type=int, default=None,
                         help="how many mutants also go through the live path "
                              "(default 3 quick, 10 full)")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds per run before a mutant counts as timed out (killed)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per run before a mutant counts as timed out (killed); "
+                             "default: three times the longest baseline run, at least 120")
     parser.add_argument("--rerun", metavar="JSON",
                         help="a previous run's mutants.json: run again only its survivors "
                              "(after new tests) and merge")
@@ -243,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         print(f"mutants: {len(chosen)} of {len(everything)} mutants; baseline runs of the "
               f"correct mock first", flush=True)
-        base_suite = map_suite(work / "baseline-suite", args.timeout * 2, reach)
+        first = args.timeout or 900.0       # the baselines' own limit
+        base_suite = map_suite(work / "baseline-suite", first, reach)
         if base_suite.exit != 0:
             print(f"mutants: the suite is not CONFORMANT on the correct mock "
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
@@ -252,15 +255,16 @@ def main(argv: list[str] | None = None) -> int:
         base_fresh = None
         if fresh:   # the other path's own baseline: a fresh process, the tests it runs
             base_fresh = run_suite(None, reach.all_tests, work / "baseline-fresh",
-                                   args.timeout * 2, extra_pytest=())
+                                   first, extra_pytest=())
             if base_fresh.exit != 0:
                 print(f"mutants: the suite in a fresh process is not CONFORMANT on the "
                       f"correct mock (exit {base_fresh.exit}); no score", file=sys.stderr)
                 return 2
         baselines: dict[str, set[str]] = {}
         cli_seconds = 0.0
+        phase_seconds: dict[str, float] = {}
         if not args.rerun:
-            baselines, cli_seconds = map_cli(work / "baseline-cli", args.timeout, reach)
+            baselines, cli_seconds, phase_seconds = map_cli(work / "baseline-cli", first, reach)
         print(f"mutants: baseline suite {base_suite.seconds:.0f} s"
               + (f" (fresh process {base_fresh.seconds:.0f} s)" if base_fresh else "")
               + f", CLI {cli_seconds:.0f} s with "
@@ -268,17 +272,24 @@ def main(argv: list[str] | None = None) -> int:
         live_base = None
         if live_ids:
             live_base = run_live(lambda w, k, a: forked.ForkServed(w, k, a),
-                                 work / "baseline-live", args.timeout * 2)
+                                 work / "baseline-live", first)
             if live_base.exit != 0:
                 print(f"mutants: the live path is not CONFORMANT on the correct mock "
                       f"(exit {live_base.exit}: {live_base.detail}); no live column",
                       file=sys.stderr)
                 live_ids = set()
         baseline_seconds = time.monotonic() - started
-        results = run_all(chosen, reach, baselines, work, live_ids, args.timeout, jobs, again)
+        timeout = args.timeout or max(120.0, 3 * max([base_suite.seconds,
+                                                      *phase_seconds.values()]))
+        live_timeout = args.timeout or max(180.0, 3 * (live_base.seconds if live_base else 0))
+        print(f"mutants: time-outs {timeout:.0f} s per run, {live_timeout:.0f} s live",
+              flush=True)
+        results = run_all(chosen, reach, baselines, work, live_ids, timeout, jobs, again,
+                          live_timeout)
     seconds = time.monotonic() - started
     meta = _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base_suite,
                  base_fresh, cli_seconds, baselines, live_base, again)
+    meta["timeouts"] = {"run_s": round(timeout), "live_s": round(live_timeout)}
     meta["load"] = {"start": [round(x, 1) for x in load_start],
                     "end": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count()}
     meta["cpu_s"] = round(sum(getattr(resource.getrusage(who), f) for f in ("ru_utime", "ru_stime")

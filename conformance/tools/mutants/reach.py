@@ -89,11 +89,13 @@ def map_suite(work: Path, timeout: float, reach: Reach) -> Run:
     return Run(0, seconds)
 
 
-def map_cli(work: Path, timeout: float, reach: Reach) -> tuple[dict[str, set[str]], float]:
+def map_cli(work: Path, timeout: float, reach: Reach
+            ) -> tuple[dict[str, set[str]], float, dict[str, float]]:
     """Each CLI phase once against the correct mock (its findings: that phase's baseline),
     recording which lines its requests run."""
     findings: dict[str, set[str]] = {}
     seconds = 0.0
+    each: dict[str, float] = {}
     for phase in CLI_PHASES:
         data = work / f"cli-{phase}.coverage"
 
@@ -101,9 +103,10 @@ def map_cli(work: Path, timeout: float, reach: Reach) -> tuple[dict[str, set[str
             return forked.ForkServed(w, keys, args, cover=data)
         run, found = cli_phase(serve, phase, work / f"cli-{phase}", timeout, None)
         seconds += run.seconds
+        each[phase] = run.seconds
         if run.exit == 2 or run.timeout:
             raise RuntimeError(f"Schemathesis' CLI could not run its {phase} phase against the "
                                f"correct mock: {run.detail}")
         findings[phase] = found
         reach.cli_lines[phase] = set(read_coverage(data)) if data.exists() else set()
-    return findings, seconds
+    return findings, seconds, each
