@@ -59,7 +59,8 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
     patched = False
     if reach.patchable(m):
         try:
-            forked.patch(f"conformance.mock.{m.module}", source, m.line)
+            forked.patch(f"conformance.mock.{m.module}", source, m.line,
+                         {line for module, line in reach.import_lines if module == m.module})
             patched = True
         except forked.Unpatchable as exc:
             print(f"mutants: {m.id}: fresh process ({exc})", file=sys.stderr)

@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Set
 from pathlib import Path
 
 from conformance.tools.mutants.generate import MOCK, MODULES, ROOT
@@ -135,10 +136,16 @@ def _functions(module: types.ModuleType) -> list[types.FunctionType]:
     return found
 
 
-def patch(module_name: str, source: str, line: int) -> str:
+def _own_lines(code: types.CodeType) -> set[int]:
+    return {line for _, line in dis.findlinestarts(code) if line}
+
+
+def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset()) -> str:
     """Swap the code of the innermost function of `module_name` that holds `line` for the
     mutated one; returns its qualified name. Unpatchable when no reachable function holds
-    the line or the mutated module does not line up with the loaded one."""
+    the line, when the line is in a closure its holder made while the module was imported
+    (`ran`: the lines that ran then; the closure keeps the old code), or when the mutated
+    module does not line up with the loaded one."""
     module = sys.modules.get(module_name)
     if module is None or not module.__file__:
         raise Unpatchable(f"{module_name} is not loaded")
@@ -153,6 +160,8 @@ def patch(module_name: str, source: str, line: int) -> str:
                           f"line {line}")
     func = max(holders, key=lambda f: f.__code__.co_firstlineno)   # the innermost
     old = func.__code__
+    if line not in _own_lines(old) and _own_lines(old) & set(ran):
+        raise Unpatchable(f"line {line} is in a closure {old.co_qualname} made at import")
     new = new_codes.get((old.co_qualname, old.co_firstlineno))
     if new is None or new.co_freevars != old.co_freevars:
         raise Unpatchable(f"{old.co_qualname} has no counterpart in the mutant")
