@@ -73,7 +73,28 @@ def test_a_patch_reaches_every_holder_of_the_function_and_not_the_file():
     assert (mutants.MOCK / "errors.py").read_bytes() == before
 
 
-def test_a_module_level_mutant_is_left_to_a_fresh_process():
+REBIND_PROBE = """
+from conformance.tools.mutants import forked, generate
+from conformance.mock.validation import parse_query_int   # holds the module's globals
+m = [m for m in generate.enumerate_mutants(("validation",), ("NumberReplacer",))
+     if m.before.strip() == "MAX_QUERY_DIGITS = 1000" and "1001" in m.after][0]
+source = generate.mutated_source(m.module, m.operator, m.occurrence)
+print(sorted(forked.readers(source, m.line)) != [], forked.rebindable(m))
+print(parse_query_int("limit", "1" * 1001)[1] is None)
+forked.rebind("conformance.mock.validation", source, m.line)
+print(*(parse_query_int("limit", "1" * n)[1] is None for n in (1001, 1002)))
+"""
+
+
+def test_a_module_level_constant_is_rebound_where_functions_read_it():
+    """MAX_QUERY_DIGITS 1000 -> 1001: 1001 digits, refused before, are read after the
+    rebinding; 1002 still are not."""
+    out = subprocess.run([sys.executable, "-c", REBIND_PROBE], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "True", "False", "True", "False"]
+
+
+def test_a_module_level_line_no_patch_reaches_is_left_to_a_fresh_process():
     import conformance.mock.store  # noqa: F401  (loaded: the refusal is about the line)
     from conformance.tools.mutants import forked
 
@@ -84,6 +105,10 @@ def test_a_module_level_mutant_is_left_to_a_fresh_process():
     with pytest.raises(forked.Unpatchable, match="no function"):
         forked.patch("conformance.mock.store",
                      mutants.mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
+    # A default argument is read when the function is defined: no rebinding reaches it.
+    default = [m for m in mutants.enumerate_mutants(("store",), ("ReplaceFalseWithTrue",))
+               if "record_history" in m.before]
+    assert default and not forked.rebindable(default[0])
 
 
 @pytest.mark.slow  # a whole mutant run (about 2 min): make test-slow

@@ -57,13 +57,17 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
     source = mutated_source(m.module, m.operator, m.occurrence) or ""
     tests = reach.suite_tests(m)
     patched = False
-    if reach.patchable(m):
-        try:
+    try:
+        if reach.patchable(m):
             forked.patch(f"conformance.mock.{m.module}", source, m.line,
                          {line for module, line in reach.import_lines if module == m.module})
-            patched = True
-        except forked.Unpatchable as exc:
-            print(f"mutants: {m.id}: fresh process ({exc})", file=sys.stderr)
+        elif m.id in reach.readers:
+            forked.rebind(f"conformance.mock.{m.module}", source, m.line)
+        else:
+            raise forked.Unpatchable("a module-level line that is no constant")
+        patched = True
+    except forked.Unpatchable as exc:
+        print(f"mutants: {m.id}: fresh process ({exc})", file=sys.stderr)
 
     def serve(w: Path, keys: list[str], args: tuple[str, ...]):
         if patched:
@@ -252,7 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mutants: the suite is not CONFORMANT on the correct mock "
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
             return 2
-        fresh = [m for m in chosen if not reach.patchable(m)]
+        for m in chosen:
+            if not reach.patchable(m) and forked.rebindable(m):
+                reach.readers[m.id] = forked.readers(
+                    mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
+        fresh = [m for m in chosen if not reach.patchable(m) and m.id not in reach.readers]
         base_fresh = None
         if fresh:   # the other path's own baseline: a fresh process, the tests it runs
             base_fresh = run_suite(None, reach.all_tests, work / "baseline-fresh",

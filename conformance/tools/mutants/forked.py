@@ -8,9 +8,11 @@ line (`patch`: every reference to that function, a method of a class another mod
 imported, sees the mutation), then forks again for each run that needs a fresh state (the
 suite's pytest session, a served mock). The parent never changes.
 
-A patch reaches only code that runs after it. A mutated line at module level, in a class
-body or a default argument, or inside a function that ran while the modules were imported
-(`import_lines`), is served by a fresh process instead (overlay.py); `Unpatchable` says so.
+A patch reaches only code that runs after it. A mutated module-level constant is rebound
+where the program holds it (`rebind`), unless something computed at import read it; any
+other line at module level, in a class body or a default argument, or inside a function that
+ran while the modules were imported (`import_lines`), is served by a fresh process instead
+(overlay.py); `Unpatchable` says so.
 The baseline runs of the correct mock go through the same forks, so a suite that is green
 here is green in the process every mutant runs in.
 """
@@ -18,6 +20,7 @@ here is green in the process every mutant runs in.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import dis
 import importlib
@@ -32,9 +35,12 @@ import types
 from collections.abc import Set
 from pathlib import Path
 
-from conformance.tools.mutants.generate import MOCK, MODULES, ROOT
+from conformance.tools.mutants.generate import MOCK, MODULES, ROOT, mutated_source
 
 SUITE = ROOT / "conformance_suite"
+#: Only these modules' lines are mapped to tests: a constant another module of them also
+#: holds would be read on lines the map does not follow.
+MUTATED = {f"conformance.mock.{m}" for m in MODULES}
 
 
 class Unpatchable(Exception):
@@ -169,6 +175,117 @@ def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset())
         raise Unpatchable(f"the mutant does not change {old.co_qualname}")
     func.__code__ = new
     return old.co_qualname
+
+
+def _import_time_loads(tree: ast.Module) -> set[str]:
+    """Names read by code that runs at import: module level, class bodies, decorators,
+    default values (not function bodies: they read a global when called)."""
+    names: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                for part in [*getattr(child, "decorator_list", []), *child.args.defaults,
+                             *[d for d in child.args.kw_defaults if d is not None]]:
+                    visit_node(part)
+                continue
+            visit_node(child)
+
+    def visit_node(node: ast.AST) -> None:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        visit(node)
+
+    visit(tree)
+    return names
+
+
+def _assigned(source: str, line: int) -> tuple[ast.Module, ast.stmt, list[str]]:
+    """The module's tree, the top-level `NAME = ...` holding `line`, and its names."""
+    tree = ast.parse(source)
+    statement = next((s for s in tree.body
+                      if s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+    if not isinstance(statement, ast.Assign | ast.AnnAssign) or statement.value is None:
+        raise Unpatchable(f"line {line} is not a module-level assignment")
+    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    if not all(isinstance(t, ast.Name) for t in targets):
+        raise Unpatchable(f"line {line} assigns more than names")
+    return tree, statement, [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def readers(source: str, line: int) -> set[int]:
+    """The lines of the module that read the names a module-level assignment binds (inside
+    functions: when called); Unpatchable when it is no such assignment."""
+    tree, statement, names = _assigned(source, line)
+    return {node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+            and node.id in names}
+
+
+def rebind(module_name: str, source: str, line: int, *, dry: bool = False) -> list[str]:
+    """A mutated module-level constant (`NAME = <expression>` at the top level): evaluate
+    the mutated statement and rebind NAME where the loaded program holds the old value (the
+    module, modules that imported it by name, default arguments), so every function reads
+    the mutant when called. Unpatchable when anything computed at import read NAME (that
+    copy could not be told apart)."""
+    module = sys.modules.get(module_name)
+    if module is None or not module.__file__:
+        raise Unpatchable(f"{module_name} is not loaded")
+    tree, statement, names = _assigned(source, line)
+    rest = ast.Module(body=[s for s in tree.body if s is not statement], type_ignores=[])
+    if _import_time_loads(rest) & set(names):
+        raise Unpatchable(f"{names} are read at import")
+    scratch = dict(vars(module))
+    exec(compile(ast.Module(body=[statement], type_ignores=[]), module.__file__, "exec"),
+         scratch)
+    changed = []
+    for name in names:
+        old, new = vars(module)[name], scratch[name]
+        for other, key in _importers(module_name, name):
+            if getattr(other, key, None) is not old:
+                continue
+            if key in _import_time_loads(ast.parse(Path(str(other.__file__)).read_text())):
+                raise Unpatchable(f"{other.__name__} reads {key} at import")
+            if other.__name__ in MUTATED:
+                raise Unpatchable(f"{other.__name__} holds {key} too")
+            if not dry:
+                setattr(other, key, new)
+        for func in _functions(module):
+            if func.__defaults__ and any(d is old for d in func.__defaults__):
+                raise Unpatchable(f"{func.__qualname__} holds {name} as a default")
+        if not dry:
+            setattr(module, name, new)
+        changed.append(name)
+    return changed
+
+
+def _importers(module_name: str, name: str) -> list[tuple[types.ModuleType, str]]:
+    """(module, local name) for each loaded project module that imported `name` from
+    `module_name` by name (`from module_name import name [as local]`)."""
+    found = []
+    for other in list(sys.modules.values()):
+        path = getattr(other, "__file__", None)
+        if not path or not str(getattr(other, "__name__", "")).startswith("conformance") \
+                or other.__name__ == module_name or not path.endswith(".py"):
+            continue
+        text = Path(path).read_text()
+        if name not in text:
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.module == module_name:
+                found += [(other, a.asname or a.name) for a in node.names if a.name == name]
+    return found
+
+
+def rebindable(m) -> bool:
+    """Whether `rebind` applies this mutant (checked without applying it)."""
+    try:
+        rebind(f"conformance.mock.{m.module}", mutated_source(m.module, m.operator,
+                                                              m.occurrence) or "",
+               m.line, dry=True)
+    except Unpatchable:
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------ forking

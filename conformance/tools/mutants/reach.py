@@ -29,6 +29,8 @@ class Reach:
     import_lines: set[tuple[str, int]] = field(default_factory=set)
     #: Lines the suite's run ran outside any test (collection, session set-up).
     session_lines: set[tuple[str, int]] = field(default_factory=set)
+    #: Mutant id -> the lines that read the module-level constant it changes (forked.rebind).
+    readers: dict[str, set[int]] = field(default_factory=dict)
 
     def everywhere(self, m: Mutant) -> bool:
         return not m.in_function or (m.module, m.line) in self.import_lines
@@ -38,11 +40,19 @@ class Reach:
         return not self.everywhere(m)
 
     def suite_tests(self, m: Mutant) -> list[str]:
+        if m.id in self.readers:
+            lines = {(m.module, n) for n in self.readers[m.id]}
+            if lines & self.session_lines:
+                return self.all_tests
+            return sorted({t for key in lines for t in self.tests.get(key, [])})
         if self.everywhere(m) or (m.module, m.line) in self.session_lines:
             return self.all_tests
         return self.tests.get((m.module, m.line), [])
 
     def cli_phases(self, m: Mutant) -> list[str]:
+        if m.id in self.readers:
+            lines = {(m.module, n) for n in self.readers[m.id]}
+            return [p for p in CLI_PHASES if lines & self.cli_lines.get(p, set())]
         return [p for p in CLI_PHASES
                 if self.everywhere(m) or (m.module, m.line) in self.cli_lines.get(p, set())]
 
