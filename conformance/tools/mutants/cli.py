@@ -48,6 +48,24 @@ def select(mutants: list[Mutant], quick: bool, limit: int | None, seed: int) -> 
     return mutants
 
 
+def apply(m: Mutant, reach: Reach, source: str, *, dry: bool = False) -> str:
+    """Apply the mutant to this process (`dry`: only say how it would be): "patch" (the
+    function holding its line), "rebind" (a module-level constant) or "fresh process"
+    (neither reaches it: its runs start a new interpreter through the overlay)."""
+    try:
+        if reach.patchable(m):
+            forked.patch(f"conformance.mock.{m.module}", source, m.line,
+                         {line for module, line in reach.import_lines if module == m.module},
+                         dry=dry)
+            return "patch"
+        if m.id in reach.readers:
+            forked.rebind(f"conformance.mock.{m.module}", source, m.line, dry=dry)
+            return "rebind"
+    except forked.Unpatchable as exc:
+        print(f"mutants: {m.id}: fresh process ({exc})", file=sys.stderr)
+    return "fresh process"
+
+
 def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path, live: bool,
             timeout: float, previous: Result | None = None, live_timeout: float = 600.0
             ) -> Result:
@@ -56,18 +74,8 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
     work.mkdir(parents=True, exist_ok=True)
     source = mutated_source(m.module, m.operator, m.occurrence) or ""
     tests = reach.suite_tests(m)
-    patched = False
-    try:
-        if reach.patchable(m):
-            forked.patch(f"conformance.mock.{m.module}", source, m.line,
-                         {line for module, line in reach.import_lines if module == m.module})
-        elif m.id in reach.readers:
-            forked.rebind(f"conformance.mock.{m.module}", source, m.line)
-        else:
-            raise forked.Unpatchable("a module-level line that is no constant")
-        patched = True
-    except forked.Unpatchable as exc:
-        print(f"mutants: {m.id}: fresh process ({exc})", file=sys.stderr)
+    path = apply(m, reach, source)
+    patched = path != "fresh process"
 
     def serve(w: Path, keys: list[str], args: tuple[str, ...]):
         if patched:
@@ -89,7 +97,6 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
             suite = Run(2, seconds, f"the suite's child ended with {code}")
     else:
         suite = run_suite(m, tests, work / "overlay-suite", timeout, source=source)
-    path = "patch" if patched else "fresh process"
     if previous is not None:
         return Result(m, suite, previous.cli, previous.live, len(tests), path)
     cli = run_cli(serve, reach.cli_phases(m), work, timeout, baselines)
@@ -260,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             if not reach.patchable(m) and forked.rebindable(m):
                 reach.readers[m.id] = forked.readers(
                     mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
-        fresh = [m for m in chosen if not reach.patchable(m) and m.id not in reach.readers]
+        fresh = [m for m in chosen if apply(m, reach, mutated_source(
+            m.module, m.operator, m.occurrence) or "", dry=True) == "fresh process"]
         base_fresh = None
         if fresh:   # the other path's own baseline: a fresh process, the tests it runs
             base_fresh = run_suite(None, reach.all_tests, work / "baseline-fresh",

@@ -146,7 +146,8 @@ def _own_lines(code: types.CodeType) -> set[int]:
     return {line for _, line in dis.findlinestarts(code) if line}
 
 
-def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset()) -> str:
+def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset(), *,
+          dry: bool = False) -> str:
     """Swap the code of the innermost function of `module_name` that holds `line` for the
     mutated one; returns its qualified name. Unpatchable when no reachable function holds
     the line, when the line is in a closure its holder made while the module was imported
@@ -173,7 +174,8 @@ def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset())
         raise Unpatchable(f"{old.co_qualname} has no counterpart in the mutant")
     if new == old:
         raise Unpatchable(f"the mutant does not change {old.co_qualname}")
-    func.__code__ = new
+    if not dry:
+        func.__code__ = new
     return old.co_qualname
 
 
