@@ -132,3 +132,34 @@ def _collected(tmp_path) -> str:
     command = pytest_command("mock", tmp_path / "c.xml", None, strict=False,
                              extra=["--collect-only", "-q"])
     return subprocess.run(command, capture_output=True, text=True).stdout
+
+
+FORK_PROBE = """
+import os, sys
+from pathlib import Path
+os.environ["CONFORMANCE_FUZZ"] = "mutants"
+from conformance.tools.mutants import forked, generate
+from conformance.tools.mutants.runners import first_failure
+forked.prepare()
+m = [m for m in generate.enumerate_mutants(("errors",), ("NumberReplacer",))
+     if m.after.strip() == sys.argv[2]][0]
+work = Path(sys.argv[1])
+for name, mutated in (("mutant", True), ("correct", False)):
+    def body():
+        if mutated:
+            forked.patch("conformance.mock.errors",
+                         generate.mutated_source(m.module, m.operator, m.occurrence), m.line)
+        return forked.suite_main(work / name, [sys.argv[3]])
+    code = forked.wait(forked.fork(body, work / f"{name}.log"), 300)
+    print(name, code, first_failure(work / name).split(" ")[0] or "-")
+"""
+
+
+@pytest.mark.slow  # the suite imported once, two forked runs (about 15 s)
+def test_the_fast_path_kills_the_known_mutant_and_passes_the_correct_mock(tmp_path):
+    mutant = _known_mutant()
+    out = subprocess.run([sys.executable, "-c", FORK_PROBE, str(tmp_path),
+                          mutant.after.strip(), TEST], capture_output=True, text=True,
+                         check=True, timeout=600).stdout.splitlines()
+    assert out == ["mutant 1 NOTFOUND-1", "correct 0 -"], out
+
