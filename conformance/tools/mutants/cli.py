@@ -24,7 +24,7 @@ from pathlib import Path
 from conformance.tools.mutants import forked
 from conformance.tools.mutants.generate import MODULES, Mutant, enumerate_mutants, mutated_source
 from conformance.tools.mutants.overlay import clean_env
-from conformance.tools.mutants.reach import Reach, map_cli, map_suite
+from conformance.tools.mutants.reach import Reach, finish_map, map_cli, start_map
 from conformance.tools.mutants.report import Result, load_triage, render, word
 from conformance.tools.mutants.runners import (
     CLI_EXAMPLES,
@@ -258,7 +258,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutants: {len(chosen)} of {len(everything)} mutants; baseline runs of the "
               f"correct mock first", flush=True)
         first = args.timeout or 900.0       # the baselines' own limit
-        base_suite = map_suite(work / "baseline-suite", first, reach)
+        # The mapping run in one child while this process runs the CLI's phases.
+        map_pid, map_started = start_map(work / "baseline-suite")
+        baselines: dict[str, set[str]] = {}
+        cli_seconds = 0.0
+        phase_seconds: dict[str, float] = {}
+        try:
+            if not args.rerun:
+                baselines, cli_seconds, phase_seconds = map_cli(work / "baseline-cli", first,
+                                                                reach)
+        finally:
+            base_suite = finish_map(work / "baseline-suite", map_pid, map_started, first, reach)
         if base_suite.exit != 0:
             print(f"mutants: the suite is not CONFORMANT on the correct mock "
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
@@ -277,19 +287,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"mutants: the suite in a fresh process is not CONFORMANT on the "
                       f"correct mock (exit {base_fresh.exit}); no score", file=sys.stderr)
                 return 2
-        baselines: dict[str, set[str]] = {}
-        cli_seconds = 0.0
-        phase_seconds: dict[str, float] = {}
-        if not args.rerun:
-            baselines, cli_seconds, phase_seconds = map_cli(work / "baseline-cli", first, reach)
         print(f"mutants: baseline suite {base_suite.seconds:.0f} s"
               + (f" (fresh process {base_fresh.seconds:.0f} s)" if base_fresh else "")
               + f", CLI {cli_seconds:.0f} s with "
               f"{sum(map(len, baselines.values()))} finding(s) on the correct mock", flush=True)
         live_base = None
-        if live_ids:
+        live_tests = sorted({t for m in chosen if m.id in live_ids for t in reach.suite_tests(m)})
+        if live_tests:   # the tests the sample will run, on the correct mock served the same way
             live_base = run_live(lambda w, k, a: forked.ForkServed(w, k, a),
-                                 work / "baseline-live", first)
+                                 work / "baseline-live", first, live_tests)
             if live_base.exit != 0:
                 print(f"mutants: the live path is not CONFORMANT on the correct mock "
                       f"(exit {live_base.exit}: {live_base.detail}); no live column",
@@ -305,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                           live_timeout)
     seconds = time.monotonic() - started
     meta = _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base_suite,
-                 base_fresh, cli_seconds, baselines, live_base, again)
+                 base_fresh, cli_seconds, baselines, live_base, phase_seconds)
     meta["timeouts"] = {"run_s": round(timeout), "live_s": round(live_timeout)}
     meta["load"] = {"start": [round(x, 1) for x in load_start],
                     "end": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count()}
@@ -331,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base_suite,
-          base_fresh, cli_seconds, baselines, live_base, again) -> dict:
+          base_fresh, cli_seconds, baselines, live_base, phase_seconds) -> dict:
     ran = [r for r in results if r.suite.exit is not None or r.suite.timeout]
     return {
         "quick": args.quick, "limit": args.limit, "seed": args.seed,
@@ -347,6 +353,7 @@ def _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base
         "baseline": {"suite_s": round(base_suite.seconds),
                      "fresh_suite_s": round(base_fresh.seconds) if base_fresh else None,
                      "cli_s": round(cli_seconds),
+                     "cli_phase_s": {p: round(s) for p, s in phase_seconds.items()},
                      "cli_findings": {p: sorted(f) for p, f in baselines.items()},
                      "live": asdict(live_base) if live_base else None},
         "command": "python -m conformance.tools.mutants " + " ".join(

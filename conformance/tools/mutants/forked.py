@@ -146,6 +146,18 @@ def _own_lines(code: types.CodeType) -> set[int]:
     return {line for _, line in dis.findlinestarts(code) if line}
 
 
+def _body_lines(source: str, code: types.CodeType) -> set[int]:
+    """The lines of the function `code` was compiled from, without its signature and
+    decorators (those run where it is defined; the body only when it is called)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                node.name == code.co_name and min(
+                    [node.lineno, *(d.lineno for d in node.decorator_list)]) \
+                == code.co_firstlineno:
+            return set(range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1))
+    return _own_lines(code)
+
+
 def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset(), *,
           dry: bool = False) -> str:
     """Swap the code of the innermost function of `module_name` that holds `line` for the
@@ -161,13 +173,14 @@ def patch(module_name: str, source: str, line: int, ran: Set[int] = frozenset(),
         raise Unpatchable("the mutant moves lines")
     new_codes = _codes(compile(source, module.__file__, "exec"))
     holders = [f for f in _functions(module)
-               if f.__code__.co_firstlineno < line <= _last_line(f.__code__)]
+               if f.__code__.co_filename == module.__file__
+               and f.__code__.co_firstlineno < line <= _last_line(f.__code__)]
     if not holders:
         raise Unpatchable(f"no function of {module_name} reachable from the module holds "
                           f"line {line}")
     func = max(holders, key=lambda f: f.__code__.co_firstlineno)   # the innermost
     old = func.__code__
-    if line not in _own_lines(old) and _own_lines(old) & set(ran):
+    if line not in _own_lines(old) and _body_lines(original, old) & set(ran):
         raise Unpatchable(f"line {line} is in a closure {old.co_qualname} made at import")
     new = new_codes.get((old.co_qualname, old.co_firstlineno))
     if new is None or new.co_freevars != old.co_freevars:
@@ -238,8 +251,11 @@ def rebind(module_name: str, source: str, line: int, *, dry: bool = False) -> li
     if _import_time_loads(rest) & set(names):
         raise Unpatchable(f"{names} are read at import")
     scratch = dict(vars(module))
-    exec(compile(ast.Module(body=[statement], type_ignores=[]), module.__file__, "exec"),
-         scratch)
+    try:
+        exec(compile(ast.Module(body=[statement], type_ignores=[]), module.__file__, "exec"),
+             scratch)
+    except Exception as exc:    # noqa: BLE001  (the mutant breaks the import itself)
+        raise Unpatchable(f"the mutated statement raises {exc!r} at import") from exc
     changed = []
     for name in names:
         old, new = vars(module)[name], scratch[name]

@@ -73,16 +73,23 @@ def read_coverage(path: Path) -> dict[tuple[str, int], set[str]]:
     return out
 
 
-def map_suite(work: Path, timeout: float, reach: Reach) -> Run:
-    """The whole suite on the correct mock in a forked child, every test, coverage per test
-    (must be CONFORMANT: the baseline of every mutant on the fast path)."""
+def start_map(work: Path) -> tuple[int, float]:
+    """Start the whole suite on the correct mock in a forked child, every test, coverage per
+    test (`finish_map` waits for it): (its pid, when it started)."""
     work.mkdir(parents=True, exist_ok=True)
-    data = work / "suite.coverage"
     started = time.monotonic()
-    pid = forked.fork(lambda: forked.suite_main(work / "suite", None, cover=data,
+    pid = forked.fork(lambda: forked.suite_main(work / "suite", None,
+                                                cover=work / "suite.coverage",
                                                 first_failure_only=False),
                       work / "suite.log")
-    code = forked.wait(pid, timeout)
+    return pid, started
+
+
+def finish_map(work: Path, pid: int, started: float, timeout: float, reach: Reach) -> Run:
+    """The mapping run's verdict (must be CONFORMANT: the baseline of every mutant on the
+    fast path), and its map in `reach`."""
+    data = work / "suite.coverage"
+    code = forked.wait(pid, max(1.0, timeout - (time.monotonic() - started)))
     seconds = time.monotonic() - started
     if code != 0:
         log = (work / "suite.log").read_text(errors="replace") if (work / "suite.log").exists() \

@@ -161,8 +161,9 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
     live = [r for r in results if r.live]
     if live:
         lines += ["## Live path sample", "",
-                  "`conformance run --target live:elevenlabs` (safe mode, `-x`) against the "
-                  "served mutant; the correct mock served the same way: "
+                  "`conformance run --target live:elevenlabs` (safe mode, `-x`, the tests "
+                  "that reach the line) against the served mutant; the correct mock served "
+                  "the same way, on every test the sample runs: "
                   + (_word_live(meta["baseline"]["live"]) if meta["baseline"]["live"] else "-")
                   + ".", "", "| mutant | line | mock target | live path | live detail |",
                   "|---|---|---|---|---|"]
