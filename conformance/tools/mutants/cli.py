@@ -38,6 +38,8 @@ from conformance.tools.mutants.runners import (
 )
 
 QUICK_COUNT = 50
+#: The parts of a run's meta that say where its time went (a re-run keeps the first run's).
+TIMES = ("seconds", "jobs", "baseline_seconds", "per_mutant", "baseline", "cpu_s", "load")
 
 
 def select(mutants: list[Mutant], quick: bool, limit: int | None, seed: int) -> list[Mutant]:
@@ -323,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         old_meta = json.loads(Path(args.rerun).read_text())["meta"]
         first = old_meta.get("rerun_of") or old_meta
         meta["rerun_of"] = {"seconds": first["seconds"], "command": first["command"],
-                            "reran": len(again)}
+                            "reran": len(again), "times": first.get("times") or {
+                                k: first[k] for k in TIMES if k in first}}
         for name in ("quick", "limit", "seed", "total_generated"):
             meta[name] = old_meta[name]
         meta["baseline"]["cli_findings"] = old_meta["baseline"]["cli_findings"]

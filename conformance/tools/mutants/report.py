@@ -90,6 +90,8 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
                   "triaged equivalent; those ran through the suite again on the current code "
                   f"(found again by their line and edit), in {meta['seconds']} s. Their CLI "
                   "and live columns, and every other row, are the first run's.", ""]
+    for note in meta.get("amended", []):
+        lines += [f"Amended by hand after the run: {note}.", ""]
     paths = Counter(r.path or "fresh process" for r in results)
     lines += [
               "Mutants: Cosmic Ray's operators (`cosmic_ray.mutating.mutate_code`) over "
@@ -200,7 +202,14 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
 
 
 def _times(meta: dict) -> list[str]:
-    """Where the wall time went (runs before the fast path recorded none of this)."""
+    """Where the wall time went (runs before the fast path recorded none of this); a re-run
+    shows the first run's, then its own."""
+    first = (meta.get("rerun_of") or {}).get("times")
+    if first and first.get("per_mutant"):
+        out = _times(first)
+        own = (f"The re-run: {meta['seconds']} s wall (its baseline {meta['baseline_seconds']} "
+               f"s), CPU {meta.get('cpu_s', '?')} s.")
+        return [*out[:-1], own, ""]
     per = meta.get("per_mutant")
     if not per:
         return []
@@ -209,10 +218,11 @@ def _times(meta: dict) -> list[str]:
     return [
         "## Times", "",
         f"Wall {meta['seconds']} s with {meta['jobs']} mutants at once: baselines "
-        f"{meta['baseline_seconds']} s (the suite with its coverage map {base['suite_s']} s"
+        f"{meta['baseline_seconds']} s (side by side, the suite with its coverage map "
+        f"{base['suite_s']} s"
         + (f", the suite in a fresh process {base['fresh_suite_s']} s"
            if base.get("fresh_suite_s") is not None else "")
-        + f", the CLI's phases {base['cli_s']} s"
+        + f" and the CLI's phases {base['cli_s']} s"
         + (f", the live path {round(base['live']['seconds'])} s" if base.get("live") else "")
         + f"), then {per['wall_s']} s of wall per mutant over {per['count']}. Per mutant "
         f"that ran them: the suite {per['suite_s']} s, the CLI {per['cli_s']} s"
