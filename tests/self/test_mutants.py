@@ -51,14 +51,14 @@ def test_the_overlay_changes_one_process_and_not_the_file(tmp_path):
 
 PATCH_PROBE = """
 import sys
-from conformance.tools.mutants import forked, generate
+from conformance.tools.mutants import forked, generate, patching
 from conformance.mock.errors import ErrorBuilder    # imported before the patch, as app.py does
 m = [m for m in generate.enumerate_mutants(("errors",), ("NumberReplacer",))
      if m.after.strip() == sys.argv[1]][0]
 try:
-    forked.patch("conformance.mock.errors", generate.mutated_source(m.module, m.operator,
+    patching.patch("conformance.mock.errors", generate.mutated_source(m.module, m.operator,
                  m.occurrence), m.line)
-except forked.Unpatchable as exc:
+except patching.Unpatchable as exc:
     print("unpatchable", exc)
 print(ErrorBuilder().not_found("x").status)
 """
@@ -74,14 +74,14 @@ def test_a_patch_reaches_every_holder_of_the_function_and_not_the_file():
 
 
 REBIND_PROBE = """
-from conformance.tools.mutants import forked, generate
+from conformance.tools.mutants import forked, generate, patching
 from conformance.mock.validation import parse_query_int   # holds the module's globals
 m = [m for m in generate.enumerate_mutants(("validation",), ("NumberReplacer",))
      if m.before.strip() == "MAX_QUERY_DIGITS = 1000" and "1001" in m.after][0]
 source = generate.mutated_source(m.module, m.operator, m.occurrence)
-print(sorted(forked.readers(source, m.line)) != [], forked.rebindable(m))
+print(sorted(patching.readers(source, m.line)) != [], patching.rebindable(m))
 print(parse_query_int("limit", "1" * 1001)[1] is None)
-forked.rebind("conformance.mock.validation", source, m.line)
+patching.rebind("conformance.mock.validation", source, m.line)
 print(*(parse_query_int("limit", "1" * n)[1] is None for n in (1001, 1002)))
 """
 
@@ -96,19 +96,19 @@ def test_a_module_level_constant_is_rebound_where_functions_read_it():
 
 def test_a_module_level_line_no_patch_reaches_is_left_to_a_fresh_process():
     import conformance.mock.store  # noqa: F401  (loaded: the refusal is about the line)
-    from conformance.tools.mutants import forked
+    from conformance.tools.mutants import patching
 
     module_level = [m for m in mutants.enumerate_mutants(("store",), ("NumberReplacer",))
                     if not m.in_function]
     assert module_level, "store.py has module-level numbers (its bounds)"
     m = module_level[0]
-    with pytest.raises(forked.Unpatchable, match="no function"):
-        forked.patch("conformance.mock.store",
+    with pytest.raises(patching.Unpatchable, match="no function"):
+        patching.patch("conformance.mock.store",
                      mutants.mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
     # A default argument is read when the function is defined: no rebinding reaches it.
     default = [m for m in mutants.enumerate_mutants(("store",), ("ReplaceFalseWithTrue",))
                if "record_history" in m.before]
-    assert default and not forked.rebindable(default[0])
+    assert default and not patching.rebindable(default[0])
 
 
 @pytest.mark.slow  # a whole mutant run (about 2 min): make test-slow
@@ -138,7 +138,7 @@ FORK_PROBE = """
 import os, sys
 from pathlib import Path
 os.environ["CONFORMANCE_FUZZ"] = "mutants"
-from conformance.tools.mutants import forked, generate
+from conformance.tools.mutants import forked, generate, patching
 from conformance.tools.mutants.runners import first_failure
 forked.prepare()
 m = [m for m in generate.enumerate_mutants(("errors",), ("NumberReplacer",))
@@ -147,7 +147,7 @@ work = Path(sys.argv[1])
 for name, mutated in (("mutant", True), ("correct", False)):
     def body():
         if mutated:
-            forked.patch("conformance.mock.errors",
+            patching.patch("conformance.mock.errors",
                          generate.mutated_source(m.module, m.operator, m.occurrence), m.line)
         return forked.suite_main(work / name, [sys.argv[3]])
     code = forked.wait(forked.fork(body, work / f"{name}.log"), 300)

@@ -11,7 +11,8 @@ mutant is applied to one process only and judged as a user would judge it: by th
 alone. The modules:
 
     generate.py  the mutants (Cosmic Ray's operators, in memory)
-    forked.py    the fast path: the suite imported once, each mutant patched into a fork
+    forked.py    the fast path: the suite imported once, each mutant in a forked child
+    patching.py  applying a mutant there: a function's code swapped, a constant rebound
     overlay.py   the fresh-process path (module-level lines), through an import overlay
     plugin.py    pytest: the tests that reach a line, the coverage map per test
     runners.py   the judges: the suite, Schemathesis' CLI by phase, the live path

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from conformance.tools.mutants import forked
+from conformance.tools.mutants import forked, patching
 from conformance.tools.mutants.generate import MODULES, Mutant, enumerate_mutants, mutated_source
 from conformance.tools.mutants.overlay import clean_env
 from conformance.tools.mutants.reach import Reach, finish_map, map_cli, start_map
@@ -56,14 +56,14 @@ def apply(m: Mutant, reach: Reach, source: str, *, dry: bool = False) -> str:
     (neither reaches it: its runs start a new interpreter through the overlay)."""
     try:
         if reach.patchable(m):
-            forked.patch(f"conformance.mock.{m.module}", source, m.line,
+            patching.patch(f"conformance.mock.{m.module}", source, m.line,
                          {line for module, line in reach.import_lines if module == m.module},
                          dry=dry)
             return "patch"
         if m.id in reach.readers:
-            forked.rebind(f"conformance.mock.{m.module}", source, m.line, dry=dry)
+            patching.rebind(f"conformance.mock.{m.module}", source, m.line, dry=dry)
             return "rebind"
-    except forked.Unpatchable as exc:
+    except patching.Unpatchable as exc:
         print(f"mutants: {m.id}: fresh process ({exc})", file=sys.stderr)
     return "fresh process"
 
@@ -276,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
             return 2
         for m in chosen:
-            if not reach.patchable(m) and forked.rebindable(m):
-                reach.readers[m.id] = forked.readers(
+            if not reach.patchable(m) and patching.rebindable(m):
+                reach.readers[m.id] = patching.readers(
                     mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
         fresh = [m for m in chosen if apply(m, reach, mutated_source(
             m.module, m.operator, m.occurrence) or "", dry=True) == "fresh process"]

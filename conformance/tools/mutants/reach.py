@@ -29,14 +29,14 @@ class Reach:
     import_lines: set[tuple[str, int]] = field(default_factory=set)
     #: Lines the suite's run ran outside any test (collection, session set-up).
     session_lines: set[tuple[str, int]] = field(default_factory=set)
-    #: Mutant id -> the lines that read the module-level constant it changes (forked.rebind).
+    #: Mutant id -> the lines that read the module-level constant it changes (patching.rebind).
     readers: dict[str, set[int]] = field(default_factory=dict)
 
     def everywhere(self, m: Mutant) -> bool:
         return not m.in_function or (m.module, m.line) in self.import_lines
 
     def patchable(self, m: Mutant) -> bool:
-        """The fast path can apply it (forked.patch may still refuse)."""
+        """The fast path can apply it (patching.patch may still refuse)."""
         return not self.everywhere(m)
 
     def suite_tests(self, m: Mutant) -> list[str]:
