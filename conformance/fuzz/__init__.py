@@ -33,6 +33,7 @@ from conformance.fuzz.world import (
     pin_batch_id,
     pin_query,
     satisfy_recipient_rule,
+    vary_outcomes,
 )
 
 __all__ = ["DEEP", "DOMAIN_CHECKS", "STATEFUL_SCENARIOS", "AppSwitch", "CaseRunner",
@@ -40,7 +41,7 @@ __all__ = ["DEEP", "DOMAIN_CHECKS", "STATEFUL_SCENARIOS", "AppSwitch", "CaseRunn
            "live_safe_body", "load_config", "load_schema", "mixed_number", "operation_id",
            "pin_batch_id", "pin_query", "probes_through", "requests_session",
            "satisfy_recipient_rule",
-           "send_httpx", "settings_dict", "state_machine"]
+           "send_httpx", "settings_dict", "state_machine", "vary_outcomes"]
 
 
 @schemathesis.hook

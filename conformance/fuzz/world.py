@@ -50,6 +50,40 @@ def satisfy_recipient_rule(body: Any) -> Any:
     return body
 
 
+#: The mock's outcome digits a mapped number may end in (conformance/mock/outcomes.py):
+#: 10-19 fail, 20-29 voicemail, 30-39 never answer (each again on retry), 40-69 the same
+#: once and then complete. Every first attempt fails, so every finished phone batch has
+#: someone to call again; calls still complete (on retry, and the harness's own fills).
+OUTCOME_DIGITS = range(10, 70)
+
+
+def vary_outcomes(body: Any) -> Any:
+    """In-process stateful scenarios: a positive submit's recipients get the numbers the
+    recipient rule asks for (`satisfy_recipient_rule`), then each phone number becomes a
+    fictional one whose outcome digits (OUTCOME_DIGITS) a hash of it picks. Drawn text is
+    never a fictional number and the mock completes every other number, so before this a
+    batch had someone to call again only when the harness had filled two or more missing
+    numbers: whether any of a run's scenarios met retry's success path was luck, and the
+    canary passed or failed with whatever perturbed generation (loading one more plugin
+    module did). Equal numbers stay equal, distinct ones distinct; WhatsApp recipients and
+    other bodies are left as they are."""
+    body = satisfy_recipient_rule(body)
+    if not isinstance(body, dict) or not isinstance(body.get("recipients"), list):
+        return body
+    mapped: dict[str, str] = {}
+    for recipient in body["recipients"]:
+        if not isinstance(recipient, dict):
+            continue
+        drawn = recipient.get("phone_number")
+        if not isinstance(drawn, str) or not drawn:
+            continue
+        if drawn not in mapped:
+            slot = zlib.crc32(drawn.encode("utf-8", "surrogatepass")) % len(OUTCOME_DIGITS)
+            mapped[drawn] = fictional_number(len(mapped), OUTCOME_DIGITS[slot])
+        recipient["phone_number"] = mapped[drawn]
+    return body
+
+
 #: Set while the pytest harness sends a case whose query it has already pinned against its
 #: own mock world (with a cursor that world issued); the hook must not undo that.
 QUERY_PINNED: ContextVar[bool] = ContextVar("conformance_query_pinned", default=False)

@@ -3,10 +3,13 @@ cancel / retry -> get), with every Schemathesis check and the suite's domain che
 
 In-process: each scenario starts from a fresh mock (Hypothesis never sees state leak between
 scenarios) whose clock moves before every call (`STEP_BEFORE`, else `STEP_SECONDS`), so batches
-dispatch, finish and become retryable during a scenario. Live: submit bodies are rewritten to
-the safe form, retry is left out unless dispatch is allowed, every other request goes through
-the run's guard, and every batch created is deleted at the end of the run. Replaying targets:
-skipped (contract/plugin.py says why).
+dispatch, finish and become retryable during a scenario; positive submits get numbers whose
+first call fails (`fuzz.vary_outcomes`: retry has someone to call again) and a drawn batch id
+is pinned to one of the scenario's batches, or kept one time in n+1 (as live pins it), so
+retry's success path is met by design, not by the luck of one generation. Live: submit
+bodies are rewritten to the safe form, retry is left out unless dispatch is allowed, every
+other request goes through the run's guard, and every batch created is deleted at the end of
+the run. Replaying targets: skipped (contract/plugin.py says why).
 """
 
 from __future__ import annotations
@@ -41,15 +44,24 @@ def _machine(target, name_prefix, live_run, agent_id):
         schema = schema.exclude(operation_id="retryBatchCall")
     base = fuzz.state_machine(schema)
 
+    issued: dict[str, str] = {}     # in-process: the batches this scenario's mock issued
+
     class Machine(base):
         def setup(self):
             if target.in_process:
                 switch.current = target.new_app()
+                issued.clear()
 
         def before_call(self, case):
             op = fuzz.operation_id(case)
             fuzz.pin_query(case)
             if target.in_process:
+                if op == "submitBatchCall" and fuzz.is_positive(case):
+                    fuzz.vary_outcomes(case.body)   # batches retry can start from
+                elif issued and (case.path_parameters or {}).get("batch_id") not in issued.values():
+                    # A drawn id (not a link's): one of the scenario's batches, or kept as
+                    # drawn one time in n+1 (a 404), as the live path pins it.
+                    fuzz.pin_batch_id(case, fuzz.World(None, issued))
                 switch.current.state.store.advance(STEP_BEFORE.get(op, STEP_SECONDS))
             elif op == "submitBatchCall":
                 runner.drawn_id = False
@@ -88,6 +100,12 @@ def _machine(target, name_prefix, live_run, agent_id):
         def after_call(self, response, case):
             super().after_call(response, case)
             reach.record(fuzz.operation_id(case), response.status_code)
+            if target.in_process and response.status_code == 200 and \
+                    fuzz.operation_id(case) == "submitBatchCall":
+                body = fuzz.checks.body_of(response)
+                batch_id = body.get("id") if isinstance(body, dict) else None
+                if isinstance(batch_id, str):
+                    issued[f"b{len(issued)}"] = batch_id
 
     return Machine, reach
 

@@ -170,6 +170,23 @@ def test_fictional_numbers_complete_and_fail_alternately():
     assert all(is_fictional_phone(fuzz.mixed_number(i)) for i in range(500))
 
 
+@given(st.lists(st.one_of(st.text(max_size=12), st.none()), min_size=1, max_size=8))
+def test_stateful_numbers_first_fail_and_keep_equality(drawn):
+    """The in-process state machine's batches always have someone for retry to call again,
+    and the rewrite keeps which recipients shared a number."""
+    from conformance.mock.outcomes import outcome_for
+
+    body = {"recipients": [{} if d is None else {"phone_number": d} for d in drawn]}
+    fuzz.vary_outcomes(body)
+    numbers = [r["phone_number"] for r in body["recipients"]]
+    assert all(is_fictional_phone(n) and outcome_for(n).result != "completes" for n in numbers)
+    same = {(i, j) for i, a in enumerate(drawn) for j, b in enumerate(drawn) if a == b and a}
+    assert same == {(i, j) for i, a in enumerate(numbers) for j, b in enumerate(numbers)
+                    if a == b and drawn[i] and drawn[j]}
+    whatsapp = {"whatsapp_params": {}, "recipients": [{"whatsapp_user_id": "x"}]}
+    assert fuzz.vary_outcomes(whatsapp)["recipients"] == [{"whatsapp_user_id": "x"}]
+
+
 # --- world, pinning ---------------------------------------------------------------------
 
 
