@@ -164,6 +164,26 @@ def test_sweep_over_a_broken_list_answer_is_not_conformant(fault, dialect, words
     assert len(remaining) == 2, "a sweep over a list the server broke removed batches"
 
 
+def test_sweep_over_a_list_answered_500_is_not_conformant_not_could_not_run():
+    """A list answered with a status the spec does not document (500) was "sweep failed"
+    (exit 2, the suite's trouble); it is the server's broken answer: exit 1, one line."""
+    from starlette.responses import JSONResponse
+
+    from conformance.mock.server import served as serve
+
+    async def broken_list(scope, receive, send):
+        await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send)
+
+    with serve(broken_list) as base_url:
+        code, out = finish(start([sys.executable, "-m", "conformance", "sweep", "--target",
+                                  "live:elevenlabs"], live_env("elevenlabs", base_url)))
+    assert code == 1 and "Traceback" not in out, out
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("conformance sweep: NOT CONFORMANT: listBatchCalls broke "
+                           "CONTRACT-1") and "status 500 is not documented" in line, line
+    assert "→ 500" in line and "internal error" in line, line
+
+
 def test_sweep_over_a_broken_cancel_answer_sweeps_and_is_not_conformant():
     """A cancel whose answer breaks the spec (an undeclared status) is charged to the server
     (exit 1, naming cancelBatchCall), and the sweep still deletes every leftover."""
