@@ -12,7 +12,8 @@ when a run ends NOT CONFORMANT (exit 1). COULD NOT RUN (exit 2) is never a catch
 blamed itself for the server's bug. CONFORMANT with tests "differing from our inference" is a
 catch only for the faults in INFERRED_ONLY, whose one broken requirement is honestly an
 inference. The clean mock must be CONFORMANT in every mode. Each wait is bounded at 45 s (an
-hour of the served mock's time, which runs 60x). Writes reports/faults-live-<set>.md.
+hour of the served mock's time, which runs 60x). Writes reports/faults-live-<set>.md
+(reports/faults-live-<set>-voiceai.md for `--dialect voiceai`).
 
 `--self-test` runs SELF_TEST, a small table of (fault, arguments, expected exit, expected
 first words) that `make test` runs too (tests/self/test_faultmatrix_live.py).
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", action="append", help="only these faults (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--self-test", action="store_true", help="only the SELF_TEST table")
-    parser.add_argument("--md", help="default reports/faults-live-<choices>.md")
+    parser.add_argument("--md", help="default reports/faults-live-<choices>.md "
+                        "(-<choices>-voiceai.md for the voiceai dialect)")
     args = parser.parse_args(argv)
     if args.self_test:
         problems = self_test(args.workers)
@@ -208,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = list(pool.map(lambda f: catch(f, args.choices, args.dialect), faults))
     report = markdown(args.choices, args.dialect, clean, runs, skipped,
                       time.monotonic() - start)
-    md = Path(args.md or f"reports/faults-live-{args.choices}.md")
+    # One file per choice set and dialect: a voiceai run never overwrites elevenlabs' table.
+    suffix = "" if args.dialect == "elevenlabs" else f"-{args.dialect}"
+    md = Path(args.md or f"reports/faults-live-{args.choices}{suffix}.md")
     md.parent.mkdir(parents=True, exist_ok=True)
     md.write_text(report)
     print(report)
