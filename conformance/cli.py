@@ -45,6 +45,14 @@ def _suite_args(suites: list[str] | None) -> list[str]:
     return out
 
 
+#: The pytest plugins the suite uses, loaded by module name with autoloading off: a run does
+#: not pick up whatever else the environment has installed, and pytest rewrites the asserts
+#: of these modules only, not of every module of each plugin's package (about a second of
+#: every process's start-up where bytecode is not cached, times `--workers`).
+SUITE_PLUGINS = ("schemathesis.pytest.plugin", "pytest_recording.plugin",
+                 "_hypothesis_pytestplugin", "xdist.plugin")
+
+
 def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: bool,
                    extra: list[str]) -> list[str]:
     """How one target's run is started: the suite's own settings and plugin, whatever the
@@ -54,6 +62,7 @@ def pytest_command(text: str, junit: Path, suites: list[str] | None, *, strict: 
     here = Path(conformance_suite.__file__).resolve().parent
     return [sys.executable, "-m", "pytest", "--pyargs", *_suite_args(suites),
             "-c", str(here / "pytest.ini"), "--rootdir", str(here), "-p", "no:cacheprovider",
+            "--disable-plugin-autoload", *(f"-p{name}" for name in SUITE_PLUGINS),
             f"--target={text}", f"--junitxml={junit}", "-o", f"junit_suite_name={text}",
             *(["--strict-inferred"] if strict else []), *extra]
 

@@ -54,6 +54,52 @@ def pytest_collection_modifyitems(config, items):
     items[:] = kept
 
 
+#: What a test without a `lasts` mark is taken to last (seconds): most scenarios make a
+#: handful of requests.
+DEFAULT_LASTS_S = 1.0
+
+
+def lasts(item, *, dispatch: bool) -> float:
+    """The test's own estimate of its length on a live target (its `lasts` mark)."""
+    mark = item.get_closest_marker("lasts")
+    if mark is None or (mark.kwargs.get("dispatch") and not dispatch):
+        return DEFAULT_LASTS_S
+    return float(mark.args[0])
+
+
+def balance(items: list, workers: int, weight) -> list:
+    """`items` reordered for xdist's worksteal over `workers`: chunk k (the sizes worksteal
+    hands out first: what is left divided by the workers still idle) gets the next
+    heaviest item while it has room and the least weight so far; heaviest first inside
+    each chunk, so the long tests start at once and the short ones are what gets stolen."""
+
+    sizes, left = [], len(items)
+    for k in range(workers):
+        sizes.append(left // (workers - k))
+        left -= sizes[-1]
+    chunks: list[list] = [[] for _ in sizes]
+    load = [0.0] * workers
+    for item in sorted(items, key=weight, reverse=True):   # stable: ties keep their order
+        k = min((k for k in range(workers) if len(chunks[k]) < sizes[k]),
+                key=lambda k: (load[k], k))
+        chunks[k].append(item)
+        load[k] += weight(item)
+    return [item for chunk in chunks for item in chunk]
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_long_tests_first(config, items):
+    # Workers only (they collect; the controller schedules what they collected). A worker
+    # does not know the controller's `--dist`; the order is laid out for worksteal, which
+    # `conformance run --workers` uses, and is as valid (if less useful) under the others.
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return
+    dispatch = bool(config.getoption("--allow-dispatch", False))
+    items[:] = balance(items, int(workerinput["workercount"]),
+                       lambda item: lasts(item, dispatch=dispatch))
+
+
 def suite_properties(config) -> list[tuple[str, str]]:
     """The properties the plugin's `_suite_properties` fixture records, from the same
     sources (this process's target, requirement table, coverage and drift)."""

@@ -17,7 +17,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from conformance import requirements as reqs
 from conformance.drift import Drift
 from conformance.exchanges import Coverage
-from conformance.profiles import ProfileError, load_deviations_file
+from conformance.profiles import DIALECTS, ProfileError, load_deviations_file
 from conformance.targets import RunOptions, Target, TargetError, parse_target
 
 SUITE = Path(__file__).resolve().parent
@@ -66,6 +66,9 @@ def pytest_configure(config):
     _hypothesis_home()
     config.addinivalue_line("markers", "requirement(id): the requirement (conformance/"
                             "requirements.toml) this test checks")
+    config.addinivalue_line("markers", "lasts(seconds, dispatch=False): about how long the "
+                            "test lasts on a live target (dispatch=True: only when batches may "
+                            "start); parallel runs start the long ones first (parallel.py)")
     config.addinivalue_line("markers", "no_cassette: its exchanges cannot be recorded (e.g. "
                             "webhook deliveries reach a receiver, not the client)")
     options = RunOptions(allow_dispatch=config.getoption("--allow-dispatch"),
@@ -81,6 +84,7 @@ def pytest_configure(config):
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.conformance_target = target
+    _collected_dialects[:] = [target.dialect]
     # After pytest-recording: its own vcr_config ({}) must not shadow the key filters.
     config.pluginmanager.import_plugin("conformance_suite.cassette_fixtures")
     config.conformance_coverage = Coverage()
@@ -89,6 +93,21 @@ def pytest_configure(config):
         # Replay only: any request that escapes the cassette hits a blocked network.
         config.option.block_network = True
         config.option.record_mode = "none"
+
+
+#: The configured target's dialect, once pytest_configure has run (one pytest run per target).
+_collected_dialects: list[str] = []
+
+
+def collected_dialects() -> tuple[str, ...]:
+    """The dialects whose generated fuzz tests are collected: the configured target's only
+    (building a dialect's Schemathesis tests costs a second of each worker's start-up, and
+    the other dialect's would be deselected), or every dialect outside a configured run."""
+    return tuple(_collected_dialects) or DIALECTS
+
+
+def pytest_unconfigure(config):
+    _collected_dialects.clear()
 
 
 def _in_suite(item) -> bool:

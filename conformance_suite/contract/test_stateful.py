@@ -92,6 +92,7 @@ def _machine(target, name_prefix, live_run, agent_id):
     return Machine, reach
 
 
+@pytest.mark.lasts(24)
 @pytest.mark.requirement("CONTRACT-2")
 def test_stateful(request, target, name_prefix, live_run, agent_id):
     """Linked sequences of operations keep every answer conformant and every batch

@@ -24,6 +24,7 @@ def _watch(client, api, batch_id, eventually, *, strict, within=3600, step=5, un
     return seen
 
 
+@pytest.mark.lasts(5, dispatch=True)
 @pytest.mark.requirement("LIFE-1")
 def test_batch_runs_to_completion_with_consistent_counters(client, api, submit_batch,
                                                             eventually, strict):
@@ -38,6 +39,7 @@ def test_batch_runs_to_completion_with_consistent_counters(client, api, submit_b
     assert final["last_updated_at_unix"] >= batch["last_updated_at_unix"]
 
 
+@pytest.mark.lasts(4, dispatch=True)
 @pytest.mark.requirement("LIFE-2")
 def test_concurrency_limit_is_never_exceeded(client, api, submit_batch, eventually, strict):
     """At no observation are more calls in flight than target_concurrency_limit."""
@@ -49,10 +51,11 @@ def test_concurrency_limit_is_never_exceeded(client, api, submit_batch, eventual
         pytest.skip("no call was ever observed in flight: the target went too fast to watch")
 
 
+@pytest.mark.lasts(65, dispatch=True)   # scheduled a minute ahead
 @pytest.mark.requirement("LIFE-3")
 def test_scheduled_batch_waits_for_its_time(client, api, submit_batch, eventually, now):
     """A batch scheduled ahead stays pending, with nobody dialled, until its time comes."""
-    batch = submit_batch(2, scheduled_in=120, dispatch=True)
+    batch = submit_batch(2, scheduled_in=60, dispatch=True)
     due = batch["scheduled_time_unix"]
     fetched = client.get(api.get(batch["id"])).json()
     assert fetched["status"] == "pending"
@@ -65,7 +68,7 @@ def test_scheduled_batch_waits_for_its_time(client, api, submit_batch, eventuall
             return None
         return current, now()
 
-    _, seen_at = eventually(started, within=600, step=10, what="the scheduled start")
+    _, seen_at = eventually(started, within=600, step=5, what="the scheduled start")
     # `now()` reads the server's Date header, up to DATE_SLACK_S behind its clock.
     assert seen_at + DATE_SLACK_S >= due, (
         f"the batch was seen started at {seen_at} (Date header), more than {DATE_SLACK_S} s "

@@ -5,6 +5,7 @@ watched, so a server that kept showing its first answer survived."""
 import pytest
 
 
+@pytest.mark.lasts(5)
 @pytest.mark.requirement("LIFE-6")
 def test_a_batch_without_recipients_leaves_pending_when_its_time_comes(
         client, api, name_prefix, agent_id, now, sendable, ledger, eventually):

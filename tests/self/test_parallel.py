@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conformance.report.junit import load_junit
-from conformance_suite.parallel import parse_shard
+from conformance_suite.parallel import balance, parse_shard
 
 SUITE = ["conformance_suite/scenarios/test_cancel.py", "conformance_suite/scenarios/test_get.py"]
 
@@ -81,3 +81,49 @@ def test_a_bad_shard_is_a_usage_error():
                            SUITE[0], "--target=mock", "--shard", "3/2"],
                           capture_output=True, text=True)
     assert done.returncode == 4 and "--shard" in done.stderr
+
+
+def _simulate_worksteal(order, workers, weight):
+    """Each worker runs the chunk worksteal first hands it, in order, with no stealing: the
+    time the last one finishes (what the ordering has to keep short)."""
+    sizes, left = [], len(order)
+    for k in range(workers):
+        sizes.append(left // (workers - k))
+        left -= sizes[-1]
+    ends, at = [], 0
+    for size in sizes:
+        ends.append(sum(weight(x) for x in order[at:at + size]))
+        at += size
+    return max(ends)
+
+
+def test_long_tests_are_spread_over_the_workers_and_start_first():
+    # Collection order as the suite has it: the long fuzz tests side by side, the two long
+    # waits of a dispatch run at the end.
+    weights = {**{f"fuzz{i}": 12.0 for i in range(7)}, "stateful": 24.0,
+               **{f"short{i}": 1.0 for i in range(100)}, "scheduled": 65.0, "cancelled": 95.0}
+    items = list(weights)
+    order = balance(items, 8, weights.__getitem__)
+    assert sorted(order) == sorted(items)           # a permutation: nothing lost or repeated
+    assert order == balance(items, 8, weights.__getitem__)   # the same on every worker
+    # Each of the eight long tests heads a chunk of its own, so all start at once ...
+    sizes, left, heads = [], len(items), []
+    for k in range(8):
+        sizes.append(left // (8 - k))
+        left -= sizes[-1]
+    at = 0
+    for size in sizes:
+        heads.append(order[at])
+        at += size
+    assert set(heads) == {"cancelled", "scheduled", "stateful", *(f"fuzz{i}" for i in range(5))}
+    # ... and the run lasts about as long as its longest test, not the sum of a queue.
+    before = _simulate_worksteal(items, 8, weights.__getitem__)
+    after = _simulate_worksteal(order, 8, weights.__getitem__)
+    assert after < before
+    assert after <= weights["cancelled"] + 13, after
+
+
+def test_balance_keeps_worksteals_chunk_sizes_with_few_items():
+    assert balance(["a"], 4, lambda x: 1.0) == ["a"]
+    assert balance([], 3, lambda x: 1.0) == []
+    assert sorted(balance(list("abcde"), 2, "edcba".index)) == list("abcde")
