@@ -4,7 +4,8 @@ Every router, guard, report and test asks this module instead of writing its own
 
 * `Api`: the operation table of one dialect: one `Operation` per operationId (method, path
   template, mutating or not, documented statuses) with `match(method, path)` and `url()`,
-  plus the path builders tests use (`api.get(batch_id)`, `api.submit()`, ...).
+  plus the path builders tests use, under `paths` (`api.paths.get(batch_id)`,
+  `api.paths.submit()`, ...): each returns a path, so a call site reads what it sends.
 * `Lifecycle`: batch and recipient statuses read from the spec's enums, and the sets the
   suite reasons with (terminal, in flight, finished), checked to cover every enum value so
   that a value the vendor adds cannot go unclassified.
@@ -99,6 +100,35 @@ def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
+class Paths:
+    """The concrete paths of one operation table, named by the operation they reach:
+    `client.post(api.paths.cancel(batch["id"]))`. Each returns a path, never a response."""
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
+
+    def submit(self) -> str:
+        return self._api.url("submit")
+
+    def list(self) -> str:
+        return self._api.url("list")
+
+    def get(self, batch_id: str) -> str:
+        return self._api.url("get", batch_id=batch_id)
+
+    def delete(self, batch_id: str) -> str:
+        return self._api.url("delete", batch_id=batch_id)
+
+    def cancel(self, batch_id: str) -> str:
+        return self._api.url("cancel", batch_id=batch_id)
+
+    def retry(self, batch_id: str) -> str:
+        return self._api.url("retry", batch_id=batch_id)
+
+    def export(self, batch_id: str) -> str:
+        return self._api.url("export", batch_id=batch_id)
+
+
 class Api:
     """The operation table of one dialect of the spec, and the paths tests use."""
 
@@ -123,6 +153,8 @@ class Api:
         self.lifecycle = Lifecycle.from_spec(spec)
         self.export_columns = _export_columns(spec)
         self._rebased: dict[str, Api] = {}
+        #: The path builders tests use: `api.paths.get(batch_id)` (a path, not a request).
+        self.paths = Paths(self)
 
     def __repr__(self) -> str:
         return f"Api({self.base_path!r}, {len(self.operations)} operations)"
@@ -142,6 +174,7 @@ class Api:
             found.by_name = {o.name: o for o in found.operations}
             found.base_path = base_path
             found._rebased = {}
+            found.paths = Paths(found)
             self._rebased[base_path] = found
         return found
 
@@ -179,29 +212,6 @@ class Api:
     @property
     def mutating_ids(self) -> frozenset[str]:
         return frozenset(o.id for o in self.operations if o.mutating)
-
-    # -- the paths tests spell (`client.post(api.cancel(batch["id"]))`) --------------------
-
-    def submit(self) -> str:
-        return self.url("submit")
-
-    def list(self) -> str:
-        return self.url("list")
-
-    def get(self, batch_id: str) -> str:
-        return self.url("get", batch_id=batch_id)
-
-    def delete(self, batch_id: str) -> str:
-        return self.url("delete", batch_id=batch_id)
-
-    def cancel(self, batch_id: str) -> str:
-        return self.url("cancel", batch_id=batch_id)
-
-    def retry(self, batch_id: str) -> str:
-        return self.url("retry", batch_id=batch_id)
-
-    def export(self, batch_id: str) -> str:
-        return self.url("export", batch_id=batch_id)
 
     def request_args(self, name: str, batch_id: str | None = None) -> tuple[str, str]:
         """(method, path) of the operation `name` for `batch_id`."""

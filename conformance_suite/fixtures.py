@@ -31,7 +31,7 @@ def target(request) -> Target:
 
 @pytest.fixture(scope="session")
 def api(target):
-    """The dialect's operation table and paths (api.submit(), api.get(id), ...)."""
+    """The dialect's operation table and paths (api.paths.submit(), api.paths.get(id), ...)."""
     return target.api
 
 
@@ -189,7 +189,7 @@ def list_pages(request, api):
                 ("list_walk", f"{len(out)} page(s), {items} batch(es), {why}"))
 
         for _ in range(max_pages):
-            page = http.get(api.list(), params={**params, **({"last_doc": cursor}
+            page = http.get(api.paths.list(), params={**params, **({"last_doc": cursor}
                                                               if cursor else {})}).json()
             out.append(page)
             if until is not None and until(page):
@@ -357,7 +357,7 @@ def submit_batch(request, target, client, api, ledger, name_prefix, now, numbers
                 body["scheduled_time_unix"] = now() + scheduled_in
             elif not dispatch:
                 body["scheduled_time_unix"] = now() + target.hold_seconds()
-        response = (via or client).post(api.submit(), json=body)
+        response = (via or client).post(api.paths.submit(), json=body)
         status = response.status_code
         if status != expect:
             why = f"a valid submit answered {status}, not {expect}"

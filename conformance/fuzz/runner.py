@@ -142,13 +142,13 @@ class CaseRunner:
         body = live_safe_body({"recipients": [{}, {}]}, self.name_prefix, int(time.time()),
                               agent_id=self.agent_id, dispatch=True)
         api = self.target.api
-        response = self.client.post(api.submit(), json=body, headers=self.headers)
+        response = self.client.post(api.paths.submit(), json=body, headers=self.headers)
         if response.status_code != 200:
             return None
         batch_id = response.json()["id"]
         wait = self.target.eventually(None)
         finished = self.target.api.lifecycle.batch_finished
-        wait(lambda: self.client.get(api.get(batch_id), headers=self.headers).json().get(
+        wait(lambda: self.client.get(api.paths.get(batch_id), headers=self.headers).json().get(
             "status") in finished, what="a dispatched batch finishing")
         return batch_id
 
@@ -160,7 +160,7 @@ class CaseRunner:
                 self._retryable = [b for b in [self._finished_batch()] if b]
             return self._retryable
         if not self._own:
-            response = self.client.post(self.target.api.submit(), json=self._held_body(),
+            response = self.client.post(self.target.api.paths.submit(), json=self._held_body(),
                                         headers=self.headers)
             if response.status_code == 200:
                 self._own = [response.json()["id"]]

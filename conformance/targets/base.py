@@ -248,7 +248,7 @@ class Target:
         clock, or a served mock's sped-up one), so a clock skewed from the client's does not
         matter; it may read up to DATE_SLACK_S behind the server's clock."""
 
-        list_path = self.api.list()
+        list_path = self.api.paths.list()
 
         def server_now() -> int:
             date = client.get(list_path, params={"limit": 1}).headers.get("date")

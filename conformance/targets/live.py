@@ -99,7 +99,7 @@ class LiveTarget(Target):
         anything else (429 too: a busy server is reachable) is left to the suite to judge."""
         if not self.base_url:
             raise TargetError(f"{self.text}: no base URL")
-        url = self.base_url + self.api.list()
+        url = self.base_url + self.api.paths.list()
         keys = [(self.profile.api_key_env, self.api_key)]
         if self.other_api_key:
             keys.append((self.env_name("OTHER_API_KEY"), self.other_api_key))
@@ -181,7 +181,7 @@ class LiveTarget(Target):
                               headers={header: request.headers.get(header, "")},
                               trust_env=False, timeout=30.0) as http:
                 for _ in range(self.LOST_WALK_PAGES):
-                    page = http.get(self.api.list(), params=params).json()
+                    page = http.get(self.api.paths.list(), params=params).json()
                     for batch in page.get("batch_calls") or []:
                         if batch.get("name") == name:
                             run.ledger.record(batch["id"])

@@ -68,7 +68,7 @@ def test_other_workspace_cannot_touch_the_batch(client, other_client, api, exist
     assert not carries(response, existing["id"], numbers.completing(1)), (
         f"another workspace's key got the batch: {operation} answered "
         f"{response.status_code} {response.text[:200]}")
-    fetched = client.get(api.get(existing["id"]))
+    fetched = client.get(api.paths.get(existing["id"]))
     assert fetched.status_code == 200, (
         f"after another workspace's {operation} ({response.status_code}), the owner's get "
         f"answers {fetched.status_code}")

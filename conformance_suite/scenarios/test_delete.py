@@ -10,8 +10,8 @@ from conformance.api import api_for
 def test_delete_answers_204_with_no_body(client, api, submit_batch):
     """Deleting a batch answers 204 with an empty body."""
     batch = submit_batch(1)
-    client.post(api.cancel(batch["id"]))
-    response = client.delete(api.delete(batch["id"]))
+    client.post(api.paths.cancel(batch["id"]))
+    response = client.delete(api.paths.delete(batch["id"]))
     assert response.status_code == 204
     assert response.content == b""
 
@@ -34,14 +34,14 @@ def test_deleted_batch_is_never_returned_again(client, api, submit_batch, sendab
     batch = submit_batch(1)
     method, path = api.request_args(operation, batch["id"])
     sendable(method, path)
-    client.post(api.cancel(batch["id"]))
-    deleted = client.delete(api.delete(batch["id"]))
+    client.post(api.paths.cancel(batch["id"]))
+    deleted = client.delete(api.paths.delete(batch["id"]))
     assert 200 <= deleted.status_code < 300, f"delete answered {deleted.status_code}"
     response = client.request(method, path)
     assert not _carries(response, batch["id"], numbers.completing(1)), (
         f"{operation} after delete answered {response.status_code} with the batch: "
         f"{response.text[:200]}")
-    fetched = client.get(api.get(batch["id"]))
+    fetched = client.get(api.paths.get(batch["id"]))
     assert not _carries(fetched, batch["id"], ()), (
         f"get after delete and {operation} answered {fetched.status_code} with the batch")
 
@@ -54,8 +54,8 @@ def test_deleted_batch_is_gone_for_every_operation(client, api, submit_batch, se
     batch = submit_batch(1)
     method, path = api.request_args(operation, batch["id"])
     sendable(method, path)
-    client.post(api.cancel(batch["id"]))
-    assert client.delete(api.delete(batch["id"])).status_code == 204
+    client.post(api.paths.cancel(batch["id"]))
+    assert client.delete(api.paths.delete(batch["id"])).status_code == 204
     assert client.request(method, path).status_code == 404
 
 
@@ -63,8 +63,8 @@ def test_deleted_batch_is_gone_for_every_operation(client, api, submit_batch, se
 def test_deleted_batch_leaves_the_list(client, api, submit_batch, list_pages, agent_id):
     """A deleted batch no longer appears in the workspace list."""
     batch = submit_batch(1)
-    client.post(api.cancel(batch["id"]))
-    client.delete(api.delete(batch["id"]))
+    client.post(api.paths.cancel(batch["id"]))
+    client.delete(api.paths.delete(batch["id"]))
     assert batch["id"] not in {i["id"] for p in list_pages(client, agent_id=agent_id)
                                for i in p["batch_calls"]}
 
@@ -72,17 +72,17 @@ def test_deleted_batch_leaves_the_list(client, api, submit_batch, list_pages, ag
 @pytest.mark.requirement("NOTFOUND-1")
 def test_delete_unknown_batch_is_404(client, api, foreign_id_allowed, unknown_id):
     """Deleting a batch id that does not exist answers 404."""
-    assert client.delete(api.delete(unknown_id)).status_code == 404
+    assert client.delete(api.paths.delete(unknown_id)).status_code == 404
 
 
 def _delete_running(client, api, submit_batch, eventually, numbers):
     """A batch with calls in flight, and the answer to deleting it."""
     batch = submit_batch([numbers.completes_long] * 2, dispatch=True)
-    status = eventually(lambda: (s := client.get(api.get(batch["id"])).json()["status"])
+    status = eventually(lambda: (s := client.get(api.paths.get(batch["id"])).json()["status"])
                         != "pending" and s, what="the batch starting")
     if status != "in_progress":
         pytest.skip(f"the batch was {status} before it could be seen running")
-    return batch, client.delete(api.delete(batch["id"]))
+    return batch, client.delete(api.paths.delete(batch["id"]))
 
 
 @pytest.mark.requirement("DELETE-4")
@@ -102,7 +102,7 @@ def test_an_accepted_delete_removes_a_running_batch_at_once(client, api, submit_
     if not 200 <= response.status_code < 300:
         pytest.skip(f"the server refused to delete a running batch ({response.status_code}): "
                     "whether it may is DELETE-4")
-    fetched = client.get(api.get(batch["id"]))
+    fetched = client.get(api.paths.get(batch["id"]))
     assert not _carries(fetched, batch["id"], ()), (
         f"delete answered {response.status_code}, yet get still returns the batch")
     assert batch["id"] not in {i["id"] for p in list_pages(client, agent_id=agent_id)

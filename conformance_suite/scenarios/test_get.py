@@ -10,7 +10,7 @@ def test_get_returns_every_recipient_with_the_fields_sent(client, api, submit_ba
     """Get returns one recipient per submitted recipient, with its number, pending."""
     sent = numbers.completing(4)
     batch = submit_batch(sent)
-    fetched = client.get(api.get(batch["id"])).json()
+    fetched = client.get(api.paths.get(batch["id"])).json()
     check_batch(fetched)
     assert sorted(r["phone_number"] for r in fetched["recipients"]) == sorted(sent)
     assert {r["status"] for r in fetched["recipients"]} == {"pending"}
@@ -21,7 +21,7 @@ def test_get_returns_every_recipient_with_the_fields_sent(client, api, submit_ba
 def test_get_agrees_with_submit(client, api, submit_batch):
     """The batch fetched by id is the batch submit returned (same id, name, agent, schedule)."""
     batch = submit_batch(2)
-    fetched = client.get(api.get(batch["id"])).json()
+    fetched = client.get(api.paths.get(batch["id"])).json()
     check_list_item_agrees(batch, fetched)
 
 
@@ -32,7 +32,7 @@ def test_get_keeps_conversation_data_per_recipient(client, api, submit_batch, nu
         {"phone_number": numbers.completes,
          "conversation_initiation_client_data": {"dynamic_variables": {"customer": "Ada"}}},
     ])
-    recipient = client.get(api.get(batch["id"])).json()["recipients"][0]
+    recipient = client.get(api.paths.get(batch["id"])).json()["recipients"][0]
     data = recipient["conversation_initiation_client_data"]
     assert data["dynamic_variables"] == {"customer": "Ada"}
 
@@ -40,6 +40,6 @@ def test_get_keeps_conversation_data_per_recipient(client, api, submit_batch, nu
 @pytest.mark.requirement("NOTFOUND-1")
 def test_get_unknown_batch_is_404(client, api, unknown_id):
     """Getting a batch id that does not exist answers 404 with the object error."""
-    response = client.get(api.get(unknown_id))
+    response = client.get(api.paths.get(unknown_id))
     assert response.status_code == 404
     assert isinstance(response.json()["detail"], dict)

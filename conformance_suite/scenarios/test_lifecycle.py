@@ -15,7 +15,7 @@ def _watch(client, api, batch_id, eventually, *, strict, within=3600, step=5, un
     seen = []
 
     def observe():
-        batch = client.get(api.get(batch_id)).json()
+        batch = client.get(api.paths.get(batch_id)).json()
         check_batch(batch, previous=seen[-1] if seen else None, strict=strict)
         seen.append(batch)
         return batch if (until or (lambda b: b["status"] in TERMINAL_BATCH))(batch) else None
@@ -57,12 +57,12 @@ def test_scheduled_batch_waits_for_its_time(client, api, submit_batch, eventuall
     """A batch scheduled ahead stays pending, with nobody dialled, until its time comes."""
     batch = submit_batch(2, scheduled_in=60, dispatch=True)
     due = batch["scheduled_time_unix"]
-    fetched = client.get(api.get(batch["id"])).json()
+    fetched = client.get(api.paths.get(batch["id"])).json()
     assert fetched["status"] == "pending"
     assert fetched["total_calls_dispatched"] == 0
 
     def started():
-        current = client.get(api.get(batch["id"])).json()
+        current = client.get(api.paths.get(batch["id"])).json()
         if current["status"] == "pending":
             assert current["total_calls_dispatched"] == 0, "dispatched while pending"
             return None
@@ -90,6 +90,6 @@ def test_failed_calls_end_failed(client, api, submit_batch, eventually, numbers,
 def test_observations_never_go_backwards(client, api, submit_batch, eventually):
     """Timestamps and counters never decrease between two observations of a batch."""
     batch = submit_batch(3, dispatch=True)
-    first = client.get(api.get(batch["id"])).json()
+    first = client.get(api.paths.get(batch["id"])).json()
     later = _watch(client, api, batch["id"], eventually, strict=False)[-1]
     check_monotonic(first, later)

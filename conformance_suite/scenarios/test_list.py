@@ -16,7 +16,7 @@ def test_list_contains_the_new_batch_without_recipients(client, api, submit_batc
     ours = [i for i in items if i["id"] == batch["id"]]
     assert len(ours) == 1
     assert all("recipients" not in i for i in items)
-    check_list_item_agrees(ours[0], client.get(api.get(batch["id"])).json())
+    check_list_item_agrees(ours[0], client.get(api.paths.get(batch["id"])).json())
 
 
 @pytest.mark.lasts(3)
@@ -25,7 +25,7 @@ def test_list_honours_limit(client, api, submit_batch):
     """`limit` caps the page size, and has_more says that more remain."""
     for _ in range(3):
         submit_batch(1)
-    page = client.get(api.list(), params={"limit": 2}).json()
+    page = client.get(api.paths.list(), params={"limit": 2}).json()
     assert len(page["batch_calls"]) == 2
     assert page["has_more"] is True
     assert page["next_doc"]
@@ -59,7 +59,7 @@ def test_list_pages_without_duplicates_or_gaps(client, submit_batch, list_pages,
 
 def _ours(http, api, agent_id: str, limit: int, cursor: str | None = None) -> dict:
     params = {"limit": limit, "agent_id": agent_id, **({"last_doc": cursor} if cursor else {})}
-    return http.get(api.list(), params=params).json()
+    return http.get(api.paths.list(), params=params).json()
 
 
 def _count(http, api, agent_id: str, bound: int = 100) -> int | None:

@@ -13,17 +13,17 @@ def test_a_batch_without_recipients_leaves_pending_when_its_time_comes(
     time, is no longer pending once its time has come (nothing to call), and get says so."""
     body = {"call_name": f"{name_prefix}no-recipients", "agent_id": agent_id,
             "recipients": [], "scheduled_time_unix": now() + 5}   # short: live waits for real
-    sendable("POST", api.submit(), json=body)
-    response = client.post(api.submit(), json=body)
+    sendable("POST", api.paths.submit(), json=body)
+    response = client.post(api.paths.submit(), json=body)
     if response.status_code != 200:
         pytest.skip(f"the target refuses a batch without recipients "
                     f"({response.status_code}): nothing to watch")
     batch = response.json()
     ledger.append(batch["id"])
-    first = client.get(api.get(batch["id"])).json()
+    first = client.get(api.paths.get(batch["id"])).json()
     if first["status"] == "pending":
         def moved():
-            current = client.get(api.get(batch["id"])).json()
+            current = client.get(api.paths.get(batch["id"])).json()
             return current if current["status"] != "pending" else None
 
         first = eventually(moved, within=900, step=1, what="the empty batch leaving pending")

@@ -10,7 +10,7 @@ TERMINAL_BATCH = lifecycle().batch_finished
 
 
 def _finished(client, api, batch_id):
-    batch = client.get(api.get(batch_id)).json()
+    batch = client.get(api.paths.get(batch_id)).json()
     return batch if batch["status"] in TERMINAL_BATCH else None
 
 
@@ -34,9 +34,9 @@ def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_b
     before = _by_number(finished_batch)
     assert before[numbers.fails_once]["status"] == "failed"
     assert before[numbers.no_answer_once]["status"] == "failed"
-    response = client.post(api.retry(finished_batch["id"]))
+    response = client.post(api.paths.retry(finished_batch["id"]))
     assert response.status_code == 200
-    requeued = _by_number(client.get(api.get(finished_batch["id"])).json())
+    requeued = _by_number(client.get(api.paths.get(finished_batch["id"])).json())
     assert requeued[numbers.completes] == before[numbers.completes]
     assert requeued[numbers.fails_once]["status"] != "failed"
     assert requeued[numbers.no_answer_once]["status"] != "failed"
@@ -51,14 +51,14 @@ def test_retry_requeues_failed_and_unanswered_recipients(client, api, finished_b
 @pytest.mark.requirement("RETRY-2")
 def test_retry_increments_retry_count(client, api, finished_batch):
     """Each retry adds one to retry_count."""
-    retried = client.post(api.retry(finished_batch["id"])).json()
+    retried = client.post(api.paths.retry(finished_batch["id"])).json()
     assert retried["retry_count"] == finished_batch["retry_count"] + 1
 
 
 @pytest.mark.requirement("NOTFOUND-1")
 def test_retry_unknown_batch_is_404(client, api, foreign_id_allowed, unknown_id):
     """Retrying a batch id that does not exist answers 404."""
-    assert client.post(api.retry(unknown_id)).status_code == 404
+    assert client.post(api.paths.retry(unknown_id)).status_code == 404
 
 
 @pytest.mark.requirement("RETRY-3")
@@ -68,7 +68,7 @@ def test_retry_calls_voicemail_recipients_again(client, api, submit_batch, event
     batch = submit_batch([numbers.voicemail_once], dispatch=True)
     done = eventually(lambda: _finished(client, api, batch["id"]), what="the batch finishing")
     assert done["recipients"][0]["status"] == "voicemail"
-    assert client.post(api.retry(batch["id"])).status_code == 200
+    assert client.post(api.paths.retry(batch["id"])).status_code == 200
     after = eventually(lambda: _finished(client, api, batch["id"]),
                        what="the retried batch finishing")
     assert after["recipients"][0]["status"] == "completed"
@@ -78,6 +78,6 @@ def test_retry_calls_voicemail_recipients_again(client, api, submit_batch, event
 def test_retry_of_a_running_batch_is_refused(client, api, submit_batch, sendable):
     """Retrying a batch that has not finished answers 409 and changes nothing."""
     batch = submit_batch(1)  # held: it has not finished
-    sendable("POST", api.retry(batch["id"]))
-    assert client.post(api.retry(batch["id"])).status_code == 409
-    assert client.get(api.get(batch["id"])).json()["retry_count"] == 0
+    sendable("POST", api.paths.retry(batch["id"]))
+    assert client.post(api.paths.retry(batch["id"])).status_code == 409
+    assert client.get(api.paths.get(batch["id"])).json()["retry_count"] == 0

@@ -19,7 +19,7 @@ def test_submit_echoes_what_was_sent(client, api, name_prefix, numbers, now, led
         "timezone": "America/New_York",
         "target_concurrency_limit": 2,
     }
-    response = client.post(api.submit(), json=body)
+    response = client.post(api.paths.submit(), json=body)
     assert response.status_code == 200
     batch = response.json()
     ledger.append(batch["id"])
@@ -46,7 +46,7 @@ def test_a_name_in_any_script_reads_back_exactly(client, api, submit_batch, name
     name = f"{name_prefix}{MANY_SCRIPTS}"
     batch = submit_batch(1, call_name=name)
     assert batch["name"] == name
-    fetched = client.get(api.get(batch["id"]))
+    fetched = client.get(api.paths.get(batch["id"]))
     assert fetched.status_code == 200 and fetched.json()["name"] == name
     listed = [i for p in list_pages(client, agent_id=agent_id, limit=100)
               for i in p["batch_calls"] if i["id"] == batch["id"]]

@@ -41,8 +41,8 @@ CASES = {
 
 def _post(client, api, sendable, body):
     """Submit an invalid body; on live, a body the guard cannot prove safe is not sent."""
-    sendable("POST", api.submit(), json=body)
-    return client.post(api.submit(), json=body)
+    sendable("POST", api.paths.submit(), json=body)
+    return client.post(api.paths.submit(), json=body)
 
 
 def _locs(response):
@@ -69,8 +69,8 @@ def test_too_many_recipients_is_422(client, api, name_prefix, agent_id, held, le
     numbers = fictional_numbers(10_001, xx=range(100))
     body = _body(name_prefix, agent_id, held,
                  recipients=[{"phone_number": n} for n in numbers])
-    sendable("POST", api.submit(), json=body)  # a live run's cap refuses 10,001 by design
-    response = client.post(api.submit(), json=body)
+    sendable("POST", api.paths.submit(), json=body)  # a live run's cap refuses 10,001 by design
+    response = client.post(api.paths.submit(), json=body)
     if response.status_code == 200:
         ledger.append(response.json()["id"])
     assert response.status_code == 422
@@ -85,8 +85,8 @@ def test_ten_thousand_recipients_are_accepted(client, api, name_prefix, agent_id
     body = _body(name_prefix, agent_id, held, call_name=f"{name_prefix}boundary-10000",
                  recipients=[{"phone_number": n} for n in numbers])
     recipients_allowance(body["call_name"], 10_000)  # beyond the run's cap, this submit only
-    sendable("POST", api.submit(), json=body)
-    response = client.post(api.submit(), json=body)
+    sendable("POST", api.paths.submit(), json=body)
+    response = client.post(api.paths.submit(), json=body)
     if response.status_code == 200:
         ledger.append(response.json()["id"])
     assert response.status_code == 200, (
@@ -98,7 +98,7 @@ def test_ten_thousand_recipients_are_accepted(client, api, name_prefix, agent_id
 @pytest.mark.requirement("VALID-3")
 def test_list_limit_must_be_an_integer(client, api):
     """A non-integer `limit` on list is rejected with 422 at ["query", "limit"]."""
-    response = client.get(api.list(), params={"limit": "many"})
+    response = client.get(api.paths.list(), params={"limit": "many"})
     assert response.status_code == 422
     assert ["query", "limit"] in _locs(response)
 

@@ -48,7 +48,7 @@ def receiver(webhook_setup, now):
 
 
 def _finished(client, api, batch_id):
-    batch = client.get(api.get(batch_id)).json()
+    batch = client.get(api.paths.get(batch_id)).json()
     return batch if batch["status"] in FINISHED_BATCH else None
 
 
@@ -173,7 +173,7 @@ def test_links_name_a_batch_and_recipient_of_this_run(mixed_run, client, api):
     """data.metadata.batch_call names this run's batch and one of its recipients, and the
     event's conversation is that recipient's."""
     batch, arrivals = mixed_run
-    fetched = client.get(api.get(batch["id"]))
+    fetched = client.get(api.paths.get(batch["id"]))
     assert fetched.status_code == 200
     recipients = {r["id"]: r for r in fetched.json()["recipients"]}
     for _, payload in arrivals:
@@ -189,7 +189,7 @@ def test_export_rows_agree_with_the_post_call_events(mixed_run, client, api):
     """Each finished recipient's export row carries its event's conversation_id, and a
     status whose event type is the one that was sent."""
     batch, arrivals = mixed_run
-    response = client.get(api.export(batch["id"]))
+    response = client.get(api.paths.export(batch["id"]))
     assert response.status_code == 200
     field_of = dict(api.export_columns)
     rows = {}
@@ -217,13 +217,13 @@ def test_cancelled_recipients_get_no_event(submit_batch, client, api, eventually
                          dispatch=True, target_concurrency_limit=1)
     life = lifecycle()
     second = eventually(
-        lambda: (s := client.get(api.get(batch["id"])).json()["recipients"][1]["status"])
+        lambda: (s := client.get(api.paths.get(batch["id"])).json()["recipients"][1]["status"])
         in life.recipient_in_flight | life.recipient_terminal and s,
         what="the second call to be placed")
     if second not in life.recipient_in_flight:
         pytest.skip(f"the second call was {second} before it could be cancelled mid-way")
-    assert client.post(api.cancel(batch["id"])).status_code == 200
-    recipients = client.get(api.get(batch["id"])).json()["recipients"]
+    assert client.post(api.paths.cancel(batch["id"])).status_code == 200
+    recipients = client.get(api.paths.get(batch["id"])).json()["recipients"]
     first = recipients[0]["id"]
     cancelled = {r["id"] for r in recipients if r["status"] == "cancelled"}
     assert recipients[0]["status"] == "completed" and len(cancelled) == 2

@@ -52,7 +52,7 @@ def test_match_routes_a_request_to_its_operation(method, path, op, batch_id):
 
 def test_url_encodes_a_parameter_as_one_segment():
     api = api_for()
-    assert api.cancel("a/b") == f"{BASE}/a%2Fb/cancel"
+    assert api.paths.cancel("a/b") == f"{BASE}/a%2Fb/cancel"
     assert api.request_args("list") == ("GET", f"{BASE}/workspace")
     with pytest.raises(TypeError):
         api.operation("get").url()
@@ -62,9 +62,22 @@ def test_dialects_differ_in_base_path_and_auth_header():
     voiceai = api_for("voiceai")
     assert voiceai.base_path == "/v1/voiceai/batch-calling"
     assert voiceai.auth_header == "x-api-key"
-    assert voiceai.get("b") == "/v1/voiceai/batch-calling/b"
+    assert voiceai.paths.get("b") == "/v1/voiceai/batch-calling/b"
     rebased = api_for().rebased("/v1/voiceai/batch-calling")
     assert [o.template for o in rebased.operations] == [o.template for o in voiceai.operations]
+    # A rebased table's path builders build under its own base path, not the original's.
+    assert rebased.paths.cancel("b") == "/v1/voiceai/batch-calling/b/cancel"
+    assert api_for().paths.cancel("b") == f"{BASE}/b/cancel"
+
+
+def test_path_builders_are_named_as_paths():
+    """A builder on the table itself (`Api.get(id)`) read as a request and returned a path
+    (issue 22): the builders live under `Api.paths` only, one per short operation name."""
+    api = api_for()
+    assert {n for n in vars(type(api.paths)) if not n.startswith("_")} == set(api.by_name)
+    assert not any(hasattr(api, name) for name in ("submit", "list", "get", "cancel", "retry",
+                                                    "delete", "export"))
+    assert api.paths.submit() == f"{BASE}/submit" and api.paths.list() == f"{BASE}/workspace"
 
 
 def test_lifecycle_sets_come_from_the_spec_enums():

@@ -134,22 +134,22 @@ def test_the_key_travels_everywhere(target, client, api, name_prefix, validator)
     key = os.environ["ELEVENLABS_API_KEY"]
     other = os.environ["ELEVENLABS_OTHER_API_KEY"]
     # in query parameters, known and unknown names
-    client.get(api.list(), params={"api_key": key, "token": other, "limit": 1})
+    client.get(api.paths.list(), params={"api_key": key, "token": other, "limit": 1})
     # under the other dialect's header, Proxy-Authorization, X-Auth-Token, a plain header
-    client.get(api.list(), headers={"x-api-key": key, "Proxy-Authorization": "Bearer " + key,
+    client.get(api.paths.list(), headers={"x-api-key": key, "Proxy-Authorization": "Bearer " + key,
                                     "X-Auth-Token": other, "X-Trace": "t=" + key})
     # inside a JSON body: one the mock refuses and echoes (422 "input"), one it stores
-    bad = client.post(api.submit(), json={"call_name": key, "agent_id": other,
+    bad = client.post(api.paths.submit(), json={"call_name": key, "agent_id": other,
                                           "recipients": "nobody " + key})
     assert bad.status_code == 422
-    good = client.post(api.submit(), json={
+    good = client.post(api.paths.submit(), json={
         "call_name": name_prefix + "redact", "agent_id": key,
         "scheduled_time_unix": int(time.time()) + target.hold_seconds(),
         "recipients": [{"phone_number": "+14155550100", "id": "r-" + other,
                         "conversation_initiation_client_data": {
                             "dynamic_variables": {"secret": key}}}]})
     assert good.status_code == 200, good.text
-    batch = client.get(api.get(good.json()["id"]))
+    batch = client.get(api.paths.get(good.json()["id"]))
     assert key in batch.text  # the server echoes it: the recording must still not
     # a failure whose message prints the target and the last exchange
     req, resp = validator.last.describe()
