@@ -1,13 +1,13 @@
 """`make bench`: the mock beside Prism, how cost grows with size, and the suite's own speed.
 
-    python -m benchmarks.run [--only throughput,scale,profile,suite] [--quick]
+    python -m benchmarks.run [--only throughput,scale,profile,suite,staging] [--quick]
 
 Prints one table per section and writes `benchmarks/results/latest.json` and
 `benchmarks/results/latest.md` (the figures benchmarks/README.md records). Every server and
 every request stays on loopback. Nothing here asserts a time: these are measurements.
 
 One module per section behind this dispatcher (`SECTIONS`): common.py (shared helpers),
-throughput.py, scale.py, profiling.py, suite.py.
+throughput.py, scale.py, profiling.py, suite.py, staging.py.
 
 Sections:
   throughput  the mock (uvicorn, one process) and Prism 5.16 (`prism mock`, static
@@ -23,6 +23,10 @@ Sections:
               to benchmarks/results/profile-<op>.txt.
   suite       wall time of `make test`, of the cassette replay, and generated cases per
               second for Schemathesis fuzzing against the in-process mock vs over loopback.
+  staging     the whole suite through the live path against the mock served slow (100-400
+              ms, 1 and 8 workers, safe and dispatch) and as a shared staging endpoint
+              (rate and concurrency limits, latency, 3,000 earlier batches; both dialects),
+              and a run still limited after its pressure budget: exit, wall, requests, 429s.
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ import time
 from benchmarks.common import RESULTS, ROOT, machine
 from benchmarks.profiling import profile, profile_table
 from benchmarks.scale import scale, scale_tables
+from benchmarks.staging import staging, staging_table
 from benchmarks.suite import suite, suite_table
 from benchmarks.throughput import throughput, throughput_table
 
 SECTIONS = {"throughput": (throughput, throughput_table), "scale": (scale, scale_tables),
-            "profile": (profile, profile_table), "suite": (suite, suite_table)}
+            "profile": (profile, profile_table), "suite": (suite, suite_table),
+            "staging": (staging, staging_table)}
 
 
 def main(argv: list[str] | None = None) -> int:
