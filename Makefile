@@ -73,10 +73,14 @@ record: $(STAMP)
 	$(PY) -m conformance.tools.record
 
 ## Benchmarks: the mock beside Prism (installed with npm), scale, profile, suite speed;
-## prints tables and writes benchmarks/results/latest.md (about 9 min; QUICK=1 for about 2: benchmarks/README.md).
+## prints tables and writes reports/bench/latest.md (untracked; about 9 min, QUICK=1 for
+## about 2: benchmarks/README.md). To replace the committed figures, on purpose:
+## make bench BENCH_OUT=benchmarks/results, then commit benchmarks/results/. The staging
+## section (whole live runs, about 15 min) only on request: python -m benchmarks.run --only staging
+BENCH_OUT ?= reports/bench
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
+	$(PY) -m benchmarks.run --out $(BENCH_OUT) $(if $(QUICK),--quick)
 
 lint: $(STAMP)
 	$(PY) -m ruff check conformance conformance_suite tests benchmarks setup.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.common import BASE, RESULTS, ROOT, submit_body, table
+from benchmarks.common import BASE, ROOT, submit_body, table
 from benchmarks.scale import InProcess, timed
 
 
@@ -31,10 +31,10 @@ def profile(quick: bool) -> dict:
         for _ in range(n):
             app.call(*args)
         profiler.stop()
-        path = RESULTS / f"profile-{name}.txt"
         text = profiler.output_text(unicode=False, color=False)
-        path.write_text(text.replace(f"{ROOT}/", ""))   # no machine paths in results
-        out[name] = {"us_per_request": per * 1e6, "profile": str(path.relative_to(ROOT))}
+        # The text profile is written by run.py into the run's folder (`files`).
+        out[name] = {"us_per_request": per * 1e6, "profile": f"profile-{name}.txt",
+                     "files": {f"profile-{name}.txt": text.replace(f"{ROOT}/", "")}}
     return out
 
 

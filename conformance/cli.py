@@ -294,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--all-reports", action="store_true",
                      help="build the report from every JUnit file in --reports")
     run.add_argument("--strict", action="store_true",
-                     help="vendor targets: inferred requirements fail too (otherwise they are "
-                     "reported as 'differs from our inference')")
+                     help="targets other than the mock: inferred requirements fail too "
+                     "(otherwise they are reported as 'differs from our inference')")
     run.add_argument("--shard", metavar="I/N",
                      help="run shard I of N of each target's suite (a CI matrix job); "
                      "`conformance report` merges the shards' JUnit files")

@@ -30,7 +30,6 @@ lock files in one folder (`slots_dir`), or by threads in one process without it.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import random
@@ -42,6 +41,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
+
+from conformance.fictional import fingerprint
 
 #: Longest a run waits on pushback (429 waits and transport-error backoff) before it gives up.
 DEFAULT_BUDGET_S = float(os.environ.get("API_LIVE_PRESSURE_BUDGET", "300"))
@@ -295,7 +296,7 @@ class PressureTransport(httpx.BaseTransport):
         p = self.pressure
         request.read()
         key = request.headers.get(self.key_header, "") if self.key_header else ""
-        key = hashlib.sha256(key.encode()).hexdigest()[:12]   # never the key itself
+        key = fingerprint(key)   # paced per key, never holding the key itself
         busy = errors = 0
         while True:
             try:

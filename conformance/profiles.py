@@ -1,6 +1,7 @@
-"""Vendor profiles: base path, auth header, environment names, dialect and known deviations.
+"""Dialect profiles: base path, auth header, environment names, dialect and the vendor's
+known deviations.
 
-One TOML file per vendor in `conformance/profiles/`. A dialect is derived from the bundled
+One TOML file per dialect in `conformance/profiles/`. A dialect is derived from the bundled
 spec by `derive_dialect`, never hand-copied.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 DIALECTS = ("elevenlabs", "voiceai")
+#: The API's base path as the vendor publishes it and the bundled spec keeps it (the one
+#: spelling of this literal: bundle/ builds under it, dialects rebase from it).
 SPEC_BASE_PATH = "/v1/convai/batch-calling"
 BATCH_MODELS = ("BatchCallResponse", "BatchCallDetailedResponse")
 

@@ -1,4 +1,4 @@
-"""The bundled spec, in each vendor dialect, and validation of responses against it."""
+"""The bundled spec, in each dialect, and validation of responses against it."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def load_spec(profile: str | Profile = "elevenlabs") -> dict[str, Any]:
-    """The spec in a vendor's dialect (cached: treat as read-only)."""
+    """The spec in one dialect (cached: treat as read-only)."""
     name = profile.name if isinstance(profile, Profile) else profile
     return _load("elevenlabs" if name == "mock" else name)
 

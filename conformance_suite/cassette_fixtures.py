@@ -24,5 +24,5 @@ def vcr_config(target):
 
 @pytest.fixture(scope="module")
 def vcr_cassette_dir(request, target):
-    """cassettes/<vendor>/<module>/."""
+    """cassettes/<dialect>/<module>/."""
     return str(target.cassette_dir(str(request.node.fspath)))

@@ -43,8 +43,8 @@ def pytest_addoption(parser):
                     help="live: the endpoint is this suite's mock, so its outcome table holds")
     group.addoption("--strict-inferred", action="store_true", dest="conformance_strict",
                     default=os.environ.get("API_STRICT") == "1",
-                    help="vendor targets: inferred requirements fail too (they are reported as "
-                    "'differs from our inference' otherwise)")
+                    help="targets other than the mock: inferred requirements fail too (they "
+                    "are reported as 'differs from our inference' otherwise)")
     group.addoption("--strict-drift", action="store_true",
                     default=os.environ.get("API_STRICT_DRIFT") == "1",
                     help="fail the run when the target sends what the spec does not declare")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conformance.profiles import SPEC_BASE_PATH
 from conformance.resources import ROOT
 
 OPENAPI_DIR = ROOT / "openapi"
@@ -16,7 +17,8 @@ EXAMPLES_DIR = OPENAPI_DIR / "examples"
 WEBHOOKS_DIR = OPENAPI_DIR / "webhooks"
 OUTPUT = OPENAPI_DIR / "batch-calling.yaml"
 
-BASE = "/v1/convai/batch-calling"
+#: The vendor's base path, which the bundled spec keeps.
+BASE = SPEC_BASE_PATH
 
 
 def vendor_fragment() -> Path:

@@ -1,5 +1,5 @@
 """Re-validate every committed cassette (vcrpy YAML: request method/uri, response
-status/headers/body) against a candidate spec, each vendor in its own dialect: which
+status/headers/body) against a candidate spec, each dialect's folder in that dialect: which
 recorded exchanges would fail if that spec became the contract."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Failure:
 class CheckResult:
     checked: int
     failures: tuple[Failure, ...]
-    vendors: tuple[str, ...]
+    dialects: tuple[str, ...]
 
 
 def _interactions(path: Path) -> list[dict]:
@@ -63,18 +63,18 @@ def _exchange(interaction: dict) -> tuple[str, str, int, str | None, bytes]:
             content_type, body)
 
 
-def check(spec: dict, root: Path = CASSETTES, vendors=DIALECTS) -> CheckResult:
-    """Validate every recorded response under `root/<vendor>/` against `spec` (bundled form)
-    in that vendor's dialect (`derive_dialect`). Exchanges outside the API's base path (none
-    today) are not the contract's business and are skipped."""
+def check(spec: dict, root: Path = CASSETTES, dialects=DIALECTS) -> CheckResult:
+    """Validate every recorded response under `root/<dialect>/` against `spec` (bundled form)
+    in that dialect (`derive_dialect`). Exchanges outside the API's base path (none today)
+    are not the contract's business and are skipped."""
     failures, checked, seen = [], 0, []
-    for vendor in vendors:
-        folder = root / vendor
+    for name in dialects:
+        folder = root / name
         files = sorted(folder.rglob("*.yaml"))
         if not files:
             continue
-        seen.append(vendor)
-        profile = load_profile(vendor)
+        seen.append(name)
+        profile = load_profile(name)
         dialect = derive_dialect(spec, profile)
         for path in files:
             for index, interaction in enumerate(_interactions(path)):
@@ -95,7 +95,7 @@ def check(spec: dict, root: Path = CASSETTES, vendors=DIALECTS) -> CheckResult:
 
 def report(result: CheckResult) -> str:
     lines = [f"{len(result.failures)} of {result.checked} recorded exchanges "
-             f"({', '.join(result.vendors) or 'no vendor'}) would now fail"
+             f"({', '.join(result.dialects) or 'no dialect'}) would now fail"
              + (":" if result.failures else ".")]
     lines += [f"  {f.line()}" for f in result.failures]
     return "\n".join(lines) + "\n"

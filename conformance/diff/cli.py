@@ -79,7 +79,7 @@ def add_parser(subparsers) -> None:
     tapes = subparsers.add_parser("cassettes", help="committed cassettes against a spec")
     tapes_sub = tapes.add_subparsers(dest="cassettes_command", required=True)
     check = tapes_sub.add_parser("check", help="re-validate every recorded response against "
-                                 "a candidate spec (each vendor in its dialect)")
+                                 "a candidate spec (each dialect's cassettes in that dialect)")
     check.add_argument("--spec", required=True, help="bundled-form spec or vendor openapi.json")
     check.add_argument("--cassettes", default=str(CASSETTES), help="cassettes folder")
     check.set_defaults(func=cmd_cassettes_check)

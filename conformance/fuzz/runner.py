@@ -224,10 +224,11 @@ class CaseRunner:
         self.drawn_id = params["batch_id"] not in ids
 
     def excluded_checks(self) -> list:
-        """What a vendor is not held to: for an id it never issued, whether the answer is
-        404 (our reading: NOTFOUND-1, inferred) or 422 (a server that validates its id
-        format) is the server's choice, so Schemathesis' "schema-valid data is accepted"
-        does not judge that case unless the target is strict."""
+        """What a target other than the embedded mock is not held to: for an id it never
+        issued, whether the answer is 404 (our reading: NOTFOUND-1, inferred) or 422 (a
+        server that validates its id format) is the server's choice, so Schemathesis'
+        "schema-valid data is accepted" does not judge that case unless the target is
+        strict."""
         if not self.drawn_id or self.target.strict:
             return []
         from schemathesis.specs.openapi.checks import (

@@ -7,11 +7,13 @@ import os
 import sys
 from typing import Any
 
-from conformance.mock.app import DEFAULT_KEYS, MAX_BODY_BYTES, create_app, key_fingerprint
+from conformance.fictional import fingerprint
+from conformance.mock.app import create_app
 from conformance.mock.choices import NAMED as CHOICE_SETS
 from conformance.mock.clock import DEFAULT_START, Clock, ManualClock, WallClock
 from conformance.mock.faults import FAULTS, UnknownFault
 from conformance.mock.heap import HeapPolicy
+from conformance.mock.parts import DEFAULT_KEYS, MAX_BODY_BYTES
 from conformance.mock.server import uvicorn_options
 from conformance.mock.staging import Staging, StagingOptions, parse_latency, preload
 
@@ -23,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--profile", default="elevenlabs",
-                        help="vendor dialect: elevenlabs (default) or voiceai")
+                        help="dialect: elevenlabs (default) or voiceai")
     parser.add_argument("--key", action="append", dest="keys", metavar="KEY",
                         help=f"accepted API key, repeatable; each key is its own workspace "
                              f"(default: {', '.join(DEFAULT_KEYS)})")
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = app.state.profile
     print(f"conformance-mock: {profile.name} dialect at http://{args.host}:{args.port}"
           f"{profile.base_path}, auth header {profile.auth_header}, keys "
-          f"{', '.join(map(key_fingerprint, app.state.keys))}, clock {args.clock}, "
+          f"{', '.join(map(fingerprint, app.state.keys))}, clock {args.clock}, "
           f"choices {app.state.choices.name}"
           f"{', admin API on /_mock/' if args.admin else ''}"
           f"{', faults ' + ', '.join(app.state.faults) if app.state.faults else ''}"

@@ -23,6 +23,7 @@ from conformance.api import (
     Api,
     api_for,
 )
+from conformance.profiles import SPEC_BASE_PATH
 
 #: Every batch this suite creates is named ``cst-<run id>-...``.
 SUITE_PREFIX = "cst-"
@@ -88,7 +89,7 @@ class SafetyPolicy:
     """What a run may send. Defaults are the safe ones: loopback only, nothing dialled."""
 
     name_prefix: str
-    base_path: str = "/v1/convai/batch-calling"
+    base_path: str = SPEC_BASE_PATH
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     min_schedule_ahead_s: int = MIN_SCHEDULE_AHEAD_S
     max_schedule_ahead_s: int = MAX_SCHEDULE_AHEAD_S
@@ -112,12 +113,12 @@ class SafetyPolicy:
         object.__setattr__(self, "base_path", "/" + self.base_path.strip("/"))
 
     @classmethod
-    def for_vendor(cls, base_url: str, base_path: str, name_prefix: str, **kw: Any
-                   ) -> SafetyPolicy:
-        """Allow exactly the host of `base_url` (which must be https)."""
+    def for_https_host(cls, base_url: str, base_path: str, name_prefix: str, **kw: Any
+                       ) -> SafetyPolicy:
+        """Allow exactly the host of `base_url` (which must be https): a remote endpoint."""
         parts = urlsplit(base_url)
         if parts.scheme != "https" or not parts.hostname:
-            raise ValueError(f"vendor base URL {base_url!r} must be https://host")
+            raise ValueError(f"remote base URL {base_url!r} must be https://host")
         return cls(name_prefix=name_prefix, base_path=base_path,
                    allowed_hosts=frozenset({parts.hostname}), **kw)
 

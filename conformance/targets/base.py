@@ -70,7 +70,7 @@ class RunOptions:
 
     allow_dispatch: bool = False   # live: batches may start now (numbers stay fictional)
     mock_outcomes: bool = False    # live: the endpoint is this suite's mock (outcome table)
-    strict: bool = False           # vendor targets: inferred requirements fail too
+    strict: bool = False           # not the mock: inferred requirements fail too
     recording: bool = False        # live: exchanges are being recorded into cassettes
     pressure_budget_s: float = DEFAULT_BUDGET_S   # live: longest total wait on pushback
 
@@ -176,7 +176,7 @@ class Target:
 
     @property
     def strict(self) -> bool:
-        """Inferred requirements fail here (always on the mock; on a vendor with --strict)."""
+        """Inferred requirements fail here (always on the mock; elsewhere with --strict)."""
         return not self.grades_inferred_as_differs or self.options.strict
 
     @property

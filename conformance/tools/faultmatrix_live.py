@@ -50,7 +50,7 @@ MODES: tuple[tuple[str, tuple[str, ...], dict[str, str]], ...] = (
 #: set itself cancels finished recipients (conformance/mock/README.md).
 SAME_AS_ALTERNATE = {"alternate": {"finished-recipient-cancelled"}}
 #: Faults whose only broken requirement is an inference (a vendor may honestly differ): on a
-#: vendor target they show as "differs", and CONFORMANT with differs counts as caught.
+#: live target they show as "differs", and CONFORMANT with differs counts as caught.
 INFERRED_ONLY = {
     "cancel-finished-accepted": "CANCEL-5: whether a finished batch may be cancelled",
     "export-no-header": "EXPORT-1: the export's columns",

@@ -29,50 +29,50 @@ from conformance.targets.base import WHATSAPP_PHONE_NUMBER_ID
 TIME_SCALE = 60
 
 
-def _forget(vendor: str, modules: list[str]) -> None:
+def _forget(dialect: str, modules: list[str]) -> None:
     """Remove the named modules' cassettes and their entries of skipped.json (the recording
     run adds back what it skips)."""
-    skips_file = CASSETTES / vendor / "skipped.json"
+    skips_file = CASSETTES / dialect / "skipped.json"
     skips = json.loads(skips_file.read_text()) if skips_file.exists() else {}
     for module in modules:
         stem = Path(module).stem
-        shutil.rmtree(CASSETTES / vendor / stem, ignore_errors=True)
+        shutil.rmtree(CASSETTES / dialect / stem, ignore_errors=True)
         skips = {k: v for k, v in skips.items() if not k.startswith(f"scenarios/{stem}.py::")}
     if skips_file.exists():
         skips_file.write_text(json.dumps(dict(sorted(skips.items())), indent=1) + "\n")
 
 
-def record(vendor: str, modules: list[str] | None = None) -> int:
-    profile = load_profile(vendor)
-    app = create_app(vendor, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE))
+def record(dialect: str, modules: list[str] | None = None) -> int:
+    profile = load_profile(dialect)
+    app = create_app(dialect, keys=list(MOCK_KEYS), clock=WallClock(TIME_SCALE))
     if modules:
-        _forget(vendor, modules)
+        _forget(dialect, modules)
     else:
-        shutil.rmtree(CASSETTES / vendor, ignore_errors=True)
-    assert profile.base_url_env and profile.api_key_env, f"{vendor}: a dialect profile"
+        shutil.rmtree(CASSETTES / dialect, ignore_errors=True)
+    assert profile.base_url_env and profile.api_key_env, f"{dialect}: a dialect profile"
     with served(app) as base_url:
         env = {**os.environ, profile.base_url_env: base_url, profile.api_key_env: MOCK_KEYS[0],
-               f"{vendor.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5",
+               f"{dialect.upper()}_OTHER_API_KEY": MOCK_KEYS[1], "API_LIVE_POLL_MAX": "0.5",
                # the number id the cassette target names, so recorded bodies replay
-               f"{vendor.upper()}_WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID}
+               f"{dialect.upper()}_WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID}
         return subprocess.call(
             [sys.executable, "-m", "pytest", *(modules or ["conformance_suite/scenarios"]),
-             f"--target=live:{vendor}", "--allow-dispatch", "--mock-outcomes",
+             f"--target=live:{dialect}", "--allow-dispatch", "--mock-outcomes",
              "--record-mode=rewrite", "-q",
              "-p", "no:cacheprovider"], cwd=ROOT, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.tools.record")
-    parser.add_argument("vendors", nargs="*")
+    parser.add_argument("dialects", nargs="*", help="default: every dialect")
     parser.add_argument("--suite", action="append",
                         help="re-record only this scenario module (repeatable)")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
-    for vendor in args.vendors or list(DIALECTS):
-        if vendor not in DIALECTS:
-            print(f"record: unknown vendor {vendor!r}", file=sys.stderr)
+    for dialect in args.dialects or list(DIALECTS):
+        if dialect not in DIALECTS:
+            print(f"record: unknown dialect {dialect!r}", file=sys.stderr)
             return 2
-        code = record(vendor, args.suite)
+        code = record(dialect, args.suite)
         if code:
             return code
     return 0

@@ -51,13 +51,18 @@ def test_concurrency_limit_is_never_exceeded(client, api, submit_batch, eventual
         pytest.skip("no call was ever observed in flight: the target went too fast to watch")
 
 
-@pytest.mark.lasts(65, dispatch=True)   # scheduled a minute ahead
+@pytest.mark.lasts(95, dispatch=True)   # scheduled a minute and a half ahead
 @pytest.mark.requirement("LIFE-3")
 def test_scheduled_batch_waits_for_its_time(client, api, submit_batch, eventually, now):
     """A batch scheduled ahead stays pending, with nobody dialled, until its time comes."""
-    batch = submit_batch(2, scheduled_in=60, dispatch=True)
+    batch = submit_batch(2, scheduled_in=90, dispatch=True)
     due = batch["scheduled_time_unix"]
     fetched = client.get(api.paths.get(batch["id"])).json()
+    if fetched["status"] != "pending" and now() + DATE_SLACK_S >= due:
+        # Pushback or a fast server clock (a mock whose minute is a second) delayed the first
+        # look until the batch's time: whether it started early cannot be told.
+        pytest.skip(f"the first look at the batch came at {now()} (Date header), not before "
+                    f"its scheduled_time_unix {due}")
     assert fetched["status"] == "pending"
     assert fetched["total_calls_dispatched"] == 0
 

@@ -60,3 +60,27 @@ def test_loadgen_refuses_anything_but_loopback():
 
 def test_dechunking_counts_payload_bytes():
     assert loadgen._dechunked_size(b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n") == 8
+
+
+def test_bench_writes_its_figures_outside_the_tracked_tree(tmp_path, monkeypatch):
+    """`make bench` leaves `git status` clean (issue 22): by default a run writes under
+    reports/ (git-ignored), never over the committed benchmarks/results/; a section's files
+    (the profiles) land beside latest.md, not inside latest.json."""
+    import json
+    import shutil
+    import subprocess
+
+    from benchmarks import common, run
+
+    assert common.OUT.relative_to(common.ROOT).parts[0] == "reports"
+    if shutil.which("git") and (common.ROOT / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(common.OUT / "latest.md")],
+                                 cwd=common.ROOT)
+        assert ignored.returncode == 0, "reports/bench/ is not git-ignored"
+    section = {"get": {"us_per_request": 1.0, "files": {"profile-get.txt": "the profile"}}}
+    monkeypatch.setattr(run, "SECTIONS", {"tiny": (lambda quick: section, lambda d: "table")})
+    assert run.main(["--only", "tiny", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "profile-get.txt").read_text() == "the profile"
+    written = json.loads((tmp_path / "latest.json").read_text())
+    assert written["tiny"] == {"get": {"us_per_request": 1.0}}
+    assert "## tiny" in (tmp_path / "latest.md").read_text()

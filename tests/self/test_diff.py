@@ -762,7 +762,7 @@ def test_cassettes_check_command(tmp_path):
 def test_committed_cassettes_all_validate_against_the_committed_spec():
     result = cassettes.check(_bundled())
     assert result.failures == () and result.checked > 100
-    assert result.vendors == ("elevenlabs", "voiceai")
+    assert result.dialects == ("elevenlabs", "voiceai")
 
 
 def test_committed_cassettes_against_the_oldest_contract_fail_where_history_says():

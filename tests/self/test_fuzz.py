@@ -261,11 +261,15 @@ def test_live_requests_and_check_probes_go_through_the_safety_transport(schema):
     assert response.status_code == 200, response.text
     batch_id = response.json()["id"]
     assert batch_id in client._transport.ledger
-    # A check's follow-up GET (batch_settles) travels the guarded session as well.
+    # A check's follow-up GET (batch_settles) travels the guarded session as well, and so do
+    # Schemathesis' auth probes (`ignored_auth` drops the session it was given and opens its
+    # own: the suite runs checks inside `probes_through`, as here; outside it, the probe went
+    # to localhost:80 directly).
     session = fuzz.requests_session(client)
     seen = len(client._transport.ledger.refusals)
-    safe.validate_response(response, headers=headers, transport_kwargs={
-        "session": session, "base_url": "http://localhost", "headers": headers})
+    with fuzz.probes_through(client):
+        safe.validate_response(response, headers=headers, transport_kwargs={
+            "session": session, "base_url": "http://localhost", "headers": headers})
     assert len(client._transport.ledger.refusals) == seen
     # ... and that session cannot be used to send what the guard refuses.
     with pytest.raises(UnsafeRequest):

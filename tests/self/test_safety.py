@@ -134,8 +134,8 @@ def test_other_hosts_refused_even_for_get(url):
     refused(c, server, "GET", url, "not allowed")
 
 
-def test_vendor_policy_allows_exactly_its_host_over_https():
-    p = SafetyPolicy.for_vendor("https://api.elevenlabs.io", BASE, PREFIX, clock=lambda: NOW)
+def test_https_host_policy_allows_exactly_its_host():
+    p = SafetyPolicy.for_https_host("https://api.elevenlabs.io", BASE, PREFIX, clock=lambda: NOW)
     assert p.allowed_hosts == {"api.elevenlabs.io"}
     server = FakeServer()
     c = httpx.Client(transport=SafetyTransport(httpx.MockTransport(server), p))
@@ -143,7 +143,7 @@ def test_vendor_policy_allows_exactly_its_host_over_https():
     refused(c, server, "GET", f"https://api.us.elevenlabs.io{BASE}/workspace", "not allowed")
     refused(c, server, "GET", f"https://127.0.0.1{BASE}/workspace", "not allowed")
     with pytest.raises(ValueError):
-        SafetyPolicy.for_vendor("http://api.elevenlabs.io", BASE, PREFIX)
+        SafetyPolicy.for_https_host("http://api.elevenlabs.io", BASE, PREFIX)
 
 
 def test_plain_http_to_a_non_loopback_host_refused():
