@@ -38,12 +38,14 @@ test-slow: $(STAMP)
 faults: $(STAMP)
 	$(PY) -m conformance.tools.faultmatrix
 
-## The fault matrix as a user meets it: `conformance run --target live:elevenlabs` (the whole
+## The fault matrix as a user meets it: `conformance run --target live:<dialect>` (the whole
 ## suite) against each fault served on loopback, by exit code and verdict line, both choice
-## sets; no fault may end COULD NOT RUN (writes reports/faults-live-*.md; about 30 min).
+## sets, then the voiceai dialect; no fault may end COULD NOT RUN (writes
+## reports/faults-live-*.md; about 30 min each).
 faults-live: $(STAMP)
 	$(PY) -m conformance.tools.faultmatrix_live --choices default
 	$(PY) -m conformance.tools.faultmatrix_live --choices alternate
+	$(PY) -m conformance.tools.faultmatrix_live --choices default --dialect voiceai
 
 ## The whole suite through the live path against the mock with its default and its alternate
 ## choices, both dialects, safe / dispatch / outcomes: no failure, no error, no guard refusal,

@@ -98,12 +98,16 @@ class SweepError(RuntimeError):
 
 def sweep(client: httpx.Client, base_path: str, prefix: str, now: float, *,
           min_age_s: int = 0, dry_run: bool = False, limit: int = 100,
-          max_pages: int = 1000) -> list[str]:
+          max_pages: int = 1000, broken: list[BrokenAnswer] | None = None) -> list[str]:
     """Cancel and delete every batch whose name starts with `prefix` (which must start with
     ``cst-``) and which was created at least `min_age_s` before `now` (so a concurrent run's
     fresh batches survive). Pages through the list (``next_doc`` → ``last_doc``) first, then
     acts. Returns the ids swept (with `dry_run`, the ids that would be). Raises RuntimeError
     when the list fails, `SweepError` when some deletes failed (after trying every batch).
+
+    Through a validating client (a `ResponseValidator` hook), a list answer that breaks the
+    spec raises its `BrokenAnswer` (nothing is swept on a list the server broke); a broken
+    cancel or delete answer is kept in `broken` and the sweep goes on.
 
     Through a `SafetyTransport`, the policy needs ``sweep_prefix`` covering `prefix`.
     """
@@ -141,7 +145,8 @@ def sweep(client: httpx.Client, base_path: str, prefix: str, now: float, *,
     for batch_id, item in found.items():
         try:
             _cancel_delete(client, base, batch_id,
-                           cancel=item.get("status") in ("pending", "in_progress"))
+                           cancel=item.get("status") in ("pending", "in_progress"),
+                           broken=broken)
         except (httpx.HTTPError, UnsafeRequest, RuntimeError, BrokenAnswer) as exc:
             errors[batch_id] = str(exc)
             continue

@@ -157,11 +157,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
               min_age_s: int = 0, env=None) -> int:
-    """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed.
-    Raises TargetError (one line) when the target cannot be swept at all."""
+    """`conformance sweep`: 0 when nothing is left, 1 when some batch could not be removed
+    or the server answered in a way that breaks the spec (NOT CONFORMANT, one line naming
+    the operation, the requirement, the rule and the exchange). Raises TargetError (one
+    line) when the target cannot be swept at all (unreachable, the key refused)."""
     import httpx  # lazy: only for `sweep`
 
     from conformance.cleanup import SweepError, sweep  # lazy: only for `sweep`
+    from conformance.exchanges import (  # lazy: only for `sweep`
+        BrokenAnswer,
+        ResponseValidator,
+    )
+    from conformance.redact import Redactor  # lazy: only for `sweep`
     from conformance.safety import (  # lazy: only for `sweep`
         SafetyPolicy,
         UnsafeRequest,
@@ -189,17 +196,30 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     # Through the pressure layer too: a staging endpoint that pushes back is waited for.
     inner = PressureTransport(httpx.HTTPTransport(), Pressure(),
                               key_header=target.profile.auth_header)
+    # Every answer is validated against the dialect's spec: a broken one is the server's
+    # failure (exit 1, NOT CONFORMANT), as in `conformance run`, not "could not sweep" (2).
+    validator = ResponseValidator(target.spec, redactor=Redactor((target.api_key,)))
+    broken: list[BrokenAnswer] = []
     with guarded_client(target.base_url or "", policy, headers=target.auth_headers(None),
-                        inner=inner,
+                        inner=inner, event_hooks={"response": [validator]},
                         timeout=30.0) as client:
         try:
             swept = sweep(client, api.base_path, prefix, time.time(), dry_run=dry_run,
-                          min_age_s=min_age_s)
+                          min_age_s=min_age_s, broken=broken)
         except SweepError as exc:
             for batch_id in exc.swept:
                 print(f"swept {batch_id}")
             print(f"conformance sweep: {len(exc.errors)} batch(es) left: {exc.errors}",
                   file=sys.stderr)
+            if broken:
+                print(_sweep_not_conformant(broken), file=sys.stderr)
+            return 1
+        except BrokenAnswer as exc:
+            if exc.status in (401, 403):  # the suite's own key refused: not the server's bug
+                raise TargetError(f"{target_text}: sweep failed: the key in "
+                                  f"{target.profile.api_key_env} was refused ({exc.status})"
+                                  ) from None
+            print(_sweep_not_conformant([exc]), file=sys.stderr)
             return 1
         except (httpx.HTTPError, UnsafeRequest, RuntimeError) as exc:
             raise TargetError(f"{target_text}: sweep failed: {exc}") from None
@@ -207,7 +227,26 @@ def run_sweep(target_text: str, *, prefix: str = "cst-", dry_run: bool = False,
     for index, batch_id in enumerate(swept, 1):
         print(f"[{index}/{len(swept)}] {verb} {batch_id}")
     print(f"conformance sweep: {verb} {len(swept)} batch(es) named {prefix}* on {target_text}")
+    if broken:
+        print(_sweep_not_conformant(broken), file=sys.stderr)
+        return 1
     return 0
+
+
+def _sweep_not_conformant(broken) -> str:
+    """One line: the first broken answer the sweep met (operation, requirement, rule, the
+    exchange), and how many more."""
+    first = broken[0]
+    rule = first.rule if len(first.rule) <= 160 else first.rule[:157] + "..."
+    line = (f"conformance sweep: NOT CONFORMANT: {first.operation or 'an answer'} broke "
+            f"{first.requirement}: {rule}")
+    if first.exchange is not None:
+        request, response = first.exchange.describe(limit=160)
+        line += (f" — {request.splitlines()[0]} → "
+                 + " ".join(response.split())[:160])
+    if len(broken) > 1:
+        line += f" (and {len(broken) - 1} more broken answer{'s' if len(broken) > 2 else ''})"
+    return line
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import zlib
 
+from conformance.exchanges import BrokenAnswer
 from conformance.fuzz.live import (
     live_safe_body,
     probes_through,
@@ -91,8 +92,17 @@ class CaseRunner:
         self.unsendable: dict[str, int] = {}
         self.switch = AppSwitch()
         self._client = None
-        self._own: list[str] = []
-        self._retryable: list[str] = []
+        #: Live: the batches made for this test's cases, None until asked for. Asked once per
+        #: test: a submit the server answers wrongly is charged by submit's own test, and
+        #: submitting again for every case would use up the run's batch cap (the guard then
+        #: refuses the rest: the suite's error on top of the server's failure).
+        self._own: list[str] | None = None
+        self._retryable: list[str] | None = None
+        #: The test's validator (a ResponseValidator): a held submit whose answer breaks the
+        #: spec is the server's failure, raised again for every case that needed the batch
+        #: (the same answer each time, so Hypothesis sees one deterministic failure).
+        self.validator = validator
+        self._broken: BrokenAnswer | None = None
         self.drawn_id = False
 
     @property
@@ -144,6 +154,7 @@ class CaseRunner:
         api = self.target.api
         response = self.client.post(api.paths.submit(), json=body, headers=self.headers)
         if response.status_code != 200:
+            self._judge(response)
             return None
         batch_id = response.json()["id"]
         wait = self.target.eventually(None)
@@ -156,15 +167,40 @@ class CaseRunner:
         """Batches this runner created for its cases: one held batch (for retry, one that has
         finished, when dispatch is allowed). Other tests' batches may be gone already."""
         if op == "retryBatchCall" and self.target.may_dispatch:
-            if not self._retryable:
+            if self._retryable is None:
                 self._retryable = [b for b in [self._finished_batch()] if b]
+            if self._broken is not None:
+                raise self._broken
             return self._retryable
-        if not self._own:
+        if self._own is None:
+            self._own = []
             response = self.client.post(self.target.api.paths.submit(), json=self._held_body(),
                                         headers=self.headers)
             if response.status_code == 200:
                 self._own = [response.json()["id"]]
+            else:
+                self._judge(response)
+        if self._broken is not None:
+            raise self._broken
         return self._own
+
+    def check_answer(self, case, response) -> None:
+        """Live: an answer to an operation of the spec that breaks it raises the validator's
+        ContractViolation, in the words every other test uses (one distinct problem, with its
+        request and response), before Schemathesis' checks judge the rest. A probe with a
+        method the operation does not have (the coverage phase's OPTIONS) is Schemathesis'
+        to judge: the spec has no answer for it."""
+        if self.validator is not None and case.method.upper() == case.operation.method.upper():
+            self.validator(response)
+
+    def _judge(self, response) -> None:
+        """Keep the broken answer of a submit this runner made for its cases, if it is one."""
+        if self.validator is None:
+            return
+        try:
+            self.validator(response)
+        except BrokenAnswer as exc:
+            self._broken = exc
 
     def pin_live_batch(self, case) -> None:
         """Point `batch_id` at a batch this run created: reads keep a drawn id one time in
@@ -240,6 +276,7 @@ class CaseRunner:
         response = send_httpx(self.client, case, base_url=self.target.base_url,
                               headers=headers)
         self.reach.record(op, response.status_code)
+        self.check_answer(case, response)
         with probes_through(self.client):
             case.validate_response(
                 response, headers=headers, excluded_checks=self.excluded_checks(),

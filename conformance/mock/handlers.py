@@ -133,7 +133,8 @@ class Handlers:
         workspace = self._workspace(request)
         p = self.parts
         p.store.delete(workspace, self._batch_id(request))
-        return Response(status_code=p.status["delete"])
+        return Response(p.bodies.get("delete", b""), status_code=p.status["delete"],
+                        media_type=p.media.get("delete"))
 
     async def export(self, request: Request) -> Response:
         workspace = self._workspace(request)

@@ -83,6 +83,9 @@ class AppParts:
     #: The media type of an operation's JSON answer where it is not application/json (data a
     #: fault may change, like `status`; empty on a correct server).
     media: dict[str, str] = field(default_factory=dict)
+    #: A body an operation that answers none (delete) sends instead (data a fault may set;
+    #: empty on a correct server).
+    bodies: dict[str, bytes] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     faults: tuple[str, ...] = ()
     admin: bool = False

@@ -32,11 +32,12 @@ STEP_BEFORE = {"cancelBatchCall": 1, "retryBatchCall": 1800}
 LIVE_SCENARIOS, LIVE_STEPS = 4, 6
 
 
-def _machine(target, name_prefix, live_run, agent_id):
+def _machine(target, name_prefix, live_run, agent_id, validator=None):
     schema = fuzz.load_schema(target.dialect)
     switch = fuzz.AppSwitch()
     reach = fuzz.Reachability()
-    runner = fuzz.CaseRunner(target, name_prefix, live_run, agent_id=agent_id)
+    runner = fuzz.CaseRunner(target, name_prefix, live_run, agent_id=agent_id,
+                             validator=validator)
     headers = runner.headers
     if target.in_process:
         schema.app = switch
@@ -81,8 +82,10 @@ def _machine(target, name_prefix, live_run, agent_id):
         def call(self, case, **kwargs):
             if target.in_process:
                 return case.call(**kwargs)
-            return schemathesis.Response.from_any(fuzz.send_httpx(
-                runner.client, case, base_url=target.base_url, headers=kwargs["headers"]))
+            answer = fuzz.send_httpx(runner.client, case, base_url=target.base_url,
+                                     headers=kwargs["headers"])
+            runner.check_answer(case, answer)
+            return schemathesis.Response.from_any(answer)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             # Name the credentials sent, so ignored_auth knows they are the run's own key.
@@ -112,10 +115,10 @@ def _machine(target, name_prefix, live_run, agent_id):
 
 @pytest.mark.lasts(24)
 @pytest.mark.requirement("CONTRACT-2")
-def test_stateful(request, target, name_prefix, live_run, agent_id):
+def test_stateful(request, target, name_prefix, live_run, agent_id, validator):
     """Linked sequences of operations keep every answer conformant and every batch
     consistent with its earlier observations."""
-    machine, reach = _machine(target, name_prefix, live_run, agent_id)
+    machine, reach = _machine(target, name_prefix, live_run, agent_id, validator)
     config = fuzz.load_config()
     steps = config.projects.default.phases.stateful.max_steps or 10
     scenarios = fuzz.STATEFUL_SCENARIOS[fuzz.depth()]

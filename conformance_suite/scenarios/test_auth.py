@@ -72,8 +72,36 @@ def test_other_workspace_cannot_touch_the_batch(client, other_client, api, exist
     assert fetched.status_code == 200, (
         f"after another workspace's {operation} ({response.status_code}), the owner's get "
         f"answers {fetched.status_code}")
-    assert fetched.json()["status"] == existing["status"], (
-        f"another workspace's {operation} changed the batch")
+    marks = foreign_marks(existing, fetched.json())
+    assert not marks, f"another workspace's {operation} changed the batch: {'; '.join(marks)}"
+
+
+#: What a batch is: keys no operation but a submit sets.
+IDENTITY = ("id", "name", "agent_id", "created_at_unix", "scheduled_time_unix",
+            "phone_number_id")
+
+
+def foreign_marks(before: dict, after: dict) -> list[str]:
+    """What another key's operation would leave on the batch had it reached it: a changed
+    identity, a cancel, a retry. The batch's own progress in time (pending to in_progress) is
+    not that key's doing, so it is not compared here: a batch that starts before its time
+    breaks LIFE-3 / GET-1, not workspace isolation."""
+    marks = [f"{key} {before[key]!r} -> {after[key]!r}" for key in IDENTITY
+             if key in before and key in after and before[key] != after[key]]
+    if after.get("status") == "cancelled" != before.get("status"):
+        marks.append(f"status {before.get('status')!r} -> 'cancelled'")
+    cancelled = [r.get("id") for r in after.get("recipients") or ()
+                 if isinstance(r, dict) and r.get("status") == "cancelled"]
+    if cancelled:
+        marks.append(f"recipient(s) cancelled: {cancelled[:3]}")
+    tries = (before.get("retry_count"), after.get("retry_count"))
+    if all(isinstance(n, int) for n in tries) and tries[1] > tries[0]:
+        marks.append(f"retry_count {tries[0]} -> {tries[1]}")
+    phones = [sorted(str(r.get("phone_number")) for r in doc.get("recipients") or ()
+                     if isinstance(r, dict)) for doc in (before, after)]
+    if "recipients" in before and "recipients" in after and phones[0] != phones[1]:
+        marks.append(f"recipients {phones[0]} -> {phones[1]}")
+    return marks
 
 
 @pytest.mark.requirement("WORKSPACE-3")

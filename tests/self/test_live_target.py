@@ -135,6 +135,72 @@ def test_sweeper_removes_leftovers_by_prefix(served):
     assert "swept 3 batch(es)" in out
 
 
+def _sweep_against(faults, dialect="elevenlabs", leftovers=2):
+    """`conformance sweep` against the mock served with `faults`, holding `leftovers`
+    batches of an interrupted run: (exit code, output, ids still stored)."""
+    with served_mock(dialect, faults=faults) as (app, base_url):
+        store = app.state.store
+        workspace = app.state.parts.auth.keys[MOCK_KEYS[0]]
+        for _ in range(leftovers):
+            store.submit(workspace, _body("cst-20200101t000000-dead-"))
+        code, out = finish(start([sys.executable, "-m", "conformance", "sweep", "--target",
+                                  f"live:{dialect}"], live_env(dialect, base_url)))
+        return code, out, {b.id for b in store.all_batches()}
+
+
+@pytest.mark.parametrize(("fault", "dialect", "words"), [
+    ("drop-agent-name", "elevenlabs", "'agent_name' is a required property"),
+    ("created-at-as-string", "voiceai", "created_at_unix"),
+])
+def test_sweep_over_a_broken_list_answer_is_not_conformant(fault, dialect, words):
+    """A list answer that breaks the spec is the server's failure: exit 1 and one line naming
+    the operation, the requirement, the rule and the exchange; nothing is swept on it."""
+    code, out, remaining = _sweep_against([fault], dialect)
+    lines = [line for line in out.splitlines() if "NOT CONFORMANT" in line]
+    assert code == 1, out
+    assert len(lines) == 1 and "Traceback" not in out, out
+    assert "listBatchCalls broke CONTRACT-1" in lines[0] and words in lines[0], lines[0]
+    assert "GET http://127.0.0.1:" in lines[0] and "→ 200" in lines[0], lines[0]
+    assert len(remaining) == 2, "a sweep over a list the server broke removed batches"
+
+
+def test_sweep_over_a_list_answered_500_is_not_conformant_not_could_not_run():
+    """A list answered with a status the spec does not document (500) was "sweep failed"
+    (exit 2, the suite's trouble); it is the server's broken answer: exit 1, one line."""
+    from starlette.responses import JSONResponse
+
+    from conformance.mock.server import served as serve
+
+    async def broken_list(scope, receive, send):
+        await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send)
+
+    with serve(broken_list) as base_url:
+        code, out = finish(start([sys.executable, "-m", "conformance", "sweep", "--target",
+                                  "live:elevenlabs"], live_env("elevenlabs", base_url)))
+    assert code == 1 and "Traceback" not in out, out
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("conformance sweep: NOT CONFORMANT: listBatchCalls broke "
+                           "CONTRACT-1") and "status 500 is not documented" in line, line
+    assert "→ 500" in line and "internal error" in line, line
+
+
+def test_sweep_over_a_broken_cancel_answer_sweeps_and_is_not_conformant():
+    """A cancel whose answer breaks the spec (an undeclared status) is charged to the server
+    (exit 1, naming cancelBatchCall), and the sweep still deletes every leftover."""
+    code, out, remaining = _sweep_against(["cancel-undeclared-status"])
+    assert code == 1, out
+    assert "swept 2 batch(es)" in out and not remaining, out
+    line = next(line for line in out.splitlines() if "NOT CONFORMANT" in line)
+    assert "cancelBatchCall broke CONTRACT-1" in line and "canceled" in line, line
+    assert "(and 1 more broken answer)" in line, line
+
+
+def test_sweep_of_a_correct_server_stays_exit_0_in_both_dialects():
+    for dialect in DIALECTS:
+        code, out, remaining = _sweep_against([], dialect)
+        assert code == 0 and not remaining, (dialect, out)
+
+
 def test_live_target_without_key_fails_fast_with_one_line():
     """No key: `conformance run` exits 2 with one line naming the variable; no traceback."""
     env = live_env("elevenlabs", "http://127.0.0.1:9")

@@ -571,6 +571,9 @@ PROBES = {
         True),
     "submit-201": (lambda api: api.submit(VALID).status_code, 200),
     "delete-200": (lambda api: api.delete(submit(api)["id"]).status_code, 204),
+    "delete-200-body": (
+        lambda api: (lambda r: (r.status_code, r.content))(api.delete(submit(api)["id"])),
+        (204, b"")),
     "not-found-string-detail": (
         lambda api: type(api.get("btcal_nope").json()["detail"]).__name__, "dict"),
     "accept-too-many-recipients": (

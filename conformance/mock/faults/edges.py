@@ -1,6 +1,7 @@
 """Faults at the edges the suite once let through (issue 20): a broken answer a fixture meets
-first (a clean-up cancel), paging edges, a workspace's batch deleted by another key, the
-documented 10,000-recipient boundary, and non-ASCII names."""
+first (a submit's content type, a clean-up cancel or delete), paging edges, a workspace's
+batch deleted by another key, the documented 10,000-recipient boundary, and non-ASCII
+names."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from conformance.mock.faults.registry import fault, hook, post, replace
        "the first to see it).")
 def _submit_text_plain(parts):
     parts.media["submit"] = "text/plain; charset=utf-8"
+
+
+@fault("delete-200-body", "status",
+       "Delete answers 200 with a JSON body (`{\"status\": \"ok\"}`) instead of 204 with "
+       "none (a run's tear-down clean-up is the first to see it).")
+def _delete_200_body(parts):
+    parts.status["delete"] = 200
+    parts.bodies["delete"] = b'{"status":"ok"}'
+    parts.media["delete"] = "application/json"
 
 
 @fault("page-has-more-on-exact-multiple", "pagination",
