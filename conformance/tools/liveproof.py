@@ -139,8 +139,10 @@ def run_one(dialect: str, choices: str, mode: str, reports: Path, *,
     result.guard_refusals = int(run.properties.get("guard_refusals", "-1"))
     result.pressure = run.pressure_line()
     if result.counts.get("FAIL") or result.counts.get("ERROR"):
+        bad = [t for t in run.tests if t.outcome in ("FAIL", "ERROR")]
+        named = "; ".join(f"{t.node_id}: {t.reason[:120]}" for t in bad[:3])
         result.problems.append(f"{result.counts['FAIL']} failure(s), {result.counts['ERROR']} "
-                               "error(s) against a correct server")
+                               f"error(s) against a correct server ({named})")
     if result.guard_refusals != 0:
         result.problems.append(f"{result.guard_refusals} guard refusal(s): the suite tripped "
                                "its own guard")
