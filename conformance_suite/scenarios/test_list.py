@@ -56,14 +56,13 @@ def test_list_pages_without_duplicates_or_gaps(client, submit_batch, list_pages,
     assert pages[-1]["has_more"] is False
 
 
-
 def _ours(http, api, agent_id: str, limit: int, cursor: str | None = None) -> dict:
     params = {"limit": limit, "agent_id": agent_id, **({"last_doc": cursor} if cursor else {})}
     return http.get(api.paths.list(), params=params).json()
 
 
 def _count(http, api, agent_id: str, bound: int = 100) -> int | None:
-    """How many batches the agent has, walking pages of `bound` (None: more than `bound`,
+    """How many batches the agent has, read as one page of `bound` (None: more than `bound`,
     too many for a bounded test)."""
     page = _ours(http, api, agent_id, bound)
     return None if page["has_more"] else len(page["batch_calls"])

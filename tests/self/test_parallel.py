@@ -83,18 +83,21 @@ def test_a_bad_shard_is_a_usage_error():
     assert done.returncode == 4 and "--shard" in done.stderr
 
 
+def _first_chunks(order, workers):
+    """The contiguous chunks worksteal first hands its idle workers: what is left divided
+    by the workers still to serve (xdist's WorkStealingScheduling.check_schedule)."""
+    chunks, at = [], 0
+    for k in range(workers):
+        size = (len(order) - at) // (workers - k)
+        chunks.append(order[at:at + size])
+        at += size
+    return chunks
+
+
 def _simulate_worksteal(order, workers, weight):
     """Each worker runs the chunk worksteal first hands it, in order, with no stealing: the
     time the last one finishes (what the ordering has to keep short)."""
-    sizes, left = [], len(order)
-    for k in range(workers):
-        sizes.append(left // (workers - k))
-        left -= sizes[-1]
-    ends, at = [], 0
-    for size in sizes:
-        ends.append(sum(weight(x) for x in order[at:at + size]))
-        at += size
-    return max(ends)
+    return max(sum(weight(x) for x in chunk) for chunk in _first_chunks(order, workers))
 
 
 def test_long_tests_are_spread_over_the_workers_and_start_first():
@@ -107,14 +110,7 @@ def test_long_tests_are_spread_over_the_workers_and_start_first():
     assert sorted(order) == sorted(items)           # a permutation: nothing lost or repeated
     assert order == balance(items, 8, weights.__getitem__)   # the same on every worker
     # Each of the eight long tests heads a chunk of its own, so all start at once ...
-    sizes, left, heads = [], len(items), []
-    for k in range(8):
-        sizes.append(left // (8 - k))
-        left -= sizes[-1]
-    at = 0
-    for size in sizes:
-        heads.append(order[at])
-        at += size
+    heads = [chunk[0] for chunk in _first_chunks(order, 8)]
     assert set(heads) == {"cancelled", "scheduled", "stateful", *(f"fuzz{i}" for i in range(5))}
     # ... and the run lasts about as long as its longest test, not the sum of a queue.
     before = _simulate_worksteal(items, 8, weights.__getitem__)
