@@ -5,7 +5,8 @@ the mock served on loopback with its staging options (conformance/mock/staging.p
 answers with and without `--workers`, and the shared-staging conditions (a rate limit, a
 concurrency limit, latency, a lived-in workspace). Per row: the exit code, the wall time,
 the requests the server saw and how many it answered 429 (its access log), and what the
-run's pressure layer reports (report.md's "Pressure" line: times pushed back, time waited).
+run's pressure layer reports (its JUnit property, the report's "Pressure" line: times
+pushed back, time waited).
 
     python -m benchmarks.run --only staging [--quick]
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from benchmarks.common import HOST, table, wait_port
 from conformance.fictional import MOCK_KEYS
 from conformance.mock.server import free_port
+from conformance.report.junit import load_junit
 
 SLOW = "--latency 100-400"
 STAGING = "--rate-limit 10 --max-concurrent 2 --latency 50-250 --preload 3000"
@@ -67,12 +69,8 @@ def run_row(label: str, dialect: str, mock_options: str, run_options: list[str])
             mock.terminate()
             mock.wait()
         answers = [line for line in log.read_text().splitlines() if "HTTP/1.1\" " in line]
-        report = Path(tmp) / "reports" / "report.md"
-        pressure = ""
-        if report.exists():
-            found = re.search(r"^- \*\*live:\w+\*\*: (.*requests sent.*)$", report.read_text(),
-                              re.MULTILINE)
-            pressure = found.group(1) if found else ""
+        junit = Path(tmp) / "reports" / f"live-{dialect}.xml"
+        pressure = load_junit([str(junit)])[0].pressure_line() if junit.exists() else ""
         last = (done.stdout + done.stderr).strip().splitlines()
         verdict = next((line for line in reversed(last)
                         if re.match(r"(CONFORMANT|NOT CONFORMANT|COULD NOT RUN|conformance:)",
@@ -88,6 +86,6 @@ def staging(quick: bool) -> dict:
 
 
 def staging_table(result: dict) -> str:
-    return table(["run", "exit", "wall s", "requests", "429s", "pressure (report.md)"],
+    return table(["run", "exit", "wall s", "requests", "429s", "pressure (the run's report)"],
                  [[r["label"], r["exit"], r["wall_s"], r["requests"], r["429s"],
                    r["pressure"] or r["verdict"]] for r in result["rows"]])
