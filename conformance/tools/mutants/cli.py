@@ -108,8 +108,10 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
 
 def run_all(chosen: list[Mutant], reach: Reach, baselines: dict[str, set[str]], work: Path,
             live_ids: set[str], timeout: float, jobs: int,
-            again: dict[str, Result], live_timeout: float = 600.0) -> list[Result]:
-    """Each mutant in a forked child, `jobs` at once; results come back as JSON files."""
+            again: dict[str, Result], live_timeout: float = 600.0,
+            journal: Path | None = None) -> list[Result]:
+    """Each mutant in a forked child, `jobs` at once; results come back as JSON files and
+    each is appended to `journal` as it comes (one JSON line), so `--resume` can go on."""
     results: list[Result] = []
     pending = list(enumerate(chosen))
     running: dict[int, tuple[Mutant, Path, float]] = {}
@@ -151,6 +153,9 @@ def run_all(chosen: list[Mutant], reach: Reach, baselines: dict[str, set[str]], 
             result = Result(m, failed, failed)
         shutil.rmtree(folder, ignore_errors=True)
         results.append(result)
+        if journal is not None:
+            with journal.open("a") as f:
+                f.write(json.dumps(result.as_json()) + "\n")
         print(f"mutants: [{len(results)}/{len(chosen)}] {m.id} suite={word(result.suite)} "
               f"({result.suite.seconds:.0f} s) cli={word(result.cli)} "
               f"({result.cli.seconds:.0f} s)"
@@ -191,6 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rerun", metavar="JSON",
                         help="a previous run's mutants.json: run again only its survivors "
                              "(after new tests) and merge")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with an interrupted run of the same command: the mutants "
+                             "already in OUT's .partial.jsonl are not run again")
     parser.add_argument("--out", default="reports/mutants.md")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--render", metavar="JSON",
@@ -242,6 +250,17 @@ def main(argv: list[str] | None = None) -> int:
         old_results, again = _rerun_plan(args.rerun, everything)
         chosen = [m for m in everything if m.id in again]
         args.live_sample = 0
+    out = Path(args.out)
+    journal = out.with_suffix(".partial.jsonl")
+    resumed: list[Result] = []
+    if args.resume and journal.exists() and not args.rerun:
+        resumed = [Result.from_json(json.loads(line))
+                   for line in journal.read_text().splitlines() if line.strip()]
+        done = {r.mutant.id for r in resumed}
+        chosen = [m for m in chosen if m.id not in done]
+        print(f"mutants: resuming: {len(resumed)} result(s) from {journal}", flush=True)
+    elif not args.rerun:
+        journal.unlink(missing_ok=True)
     live_count = args.live_sample if args.live_sample is not None else (
         3 if args.quick else 10)
     live_ids = {m.id for m in random.Random(args.seed + 1).sample(
@@ -253,7 +272,6 @@ def main(argv: list[str] | None = None) -> int:
             del os.environ[name]
     os.environ.update(clean_env())
     reach = Reach(import_lines=forked.prepare())
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         work = Path(tmp)
@@ -309,11 +327,14 @@ def main(argv: list[str] | None = None) -> int:
         live_timeout = args.timeout or max(180.0, 3 * (live_base.seconds if live_base else 0))
         print(f"mutants: time-outs {timeout:.0f} s per run, {live_timeout:.0f} s live",
               flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
         results = run_all(chosen, reach, baselines, work, live_ids, timeout, jobs, again,
-                          live_timeout)
+                          live_timeout, None if args.rerun else journal)
+        results = resumed + results
     seconds = time.monotonic() - started
     meta = _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base_suite,
                  base_fresh, cli_seconds, baselines, live_base, phase_seconds)
+    meta["resumed"] = len(resumed)
     meta["timeouts"] = {"run_s": round(timeout), "live_s": round(live_timeout)}
     meta["load"] = {"start": [round(x, 1) for x in load_start],
                     "end": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count()}
@@ -335,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps(
         {"meta": meta, "results": [r.as_json() for r in results]}, indent=1))
     out.write_text(render(results, meta, load_triage()))
+    journal.unlink(missing_ok=True)
     print(f"mutants: wrote {out} and {out.with_suffix('.json')} in {seconds:.0f} s")
     return 0
 
