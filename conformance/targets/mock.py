@@ -66,6 +66,10 @@ class MockTarget(Target):
         )
 
         kw.setdefault("clock", ManualClock())
+        # API_MOCK_CHOICES: the choice set the embedded mock serves (default, alternate or a
+        # .toml). The mock target enforces inferred requirements, so a set that flips one
+        # (the alternate set: CANCEL-4, CANCEL-5, RETRY-4, NOTFOUND-1) fails those tests.
+        kw.setdefault("choices", self.env.get("API_MOCK_CHOICES") or "default")
         return create_app(profile=dialect or self.dialect, keys=list(MOCK_KEYS),
                           faults=[self.fault] if self.fault else [], **kw)
 

@@ -163,3 +163,33 @@ def test_the_fast_path_kills_the_known_mutant_and_passes_the_correct_mock(tmp_pa
                          check=True, timeout=600).stdout.splitlines()
     assert out == ["mutant 1 NOTFOUND-1", "correct 0 -"], out
 
+
+
+def test_a_line_only_another_choice_set_runs_is_judged_on_that_set():
+    """A mutant on a line no test reaches with the default choices (a branch of the mock's
+    other choices) runs the tests that reach it, and pass, on the alternate set; a line the
+    default set reaches stays with the default set's tests."""
+    from conformance.tools.mutants.reach import Reach
+
+    line = "has_more = end < len(seqs) and bool(batches)"
+    found = [m for m in mutants.enumerate_mutants(("store",), ("ReplaceAndWithOr",))
+             if m.before.strip() == line]
+    assert found, "the oldest_first branch's has_more line is gone: pick another"
+    m = found[0]
+    reach = Reach(other_tests={(m.module, m.line): ["scenarios/test_list.py::t"]})
+    assert reach.suite_tests(m) == []
+    assert reach.other_choices_tests(m) == ["scenarios/test_list.py::t"]
+    reach.tests[(m.module, m.line)] = ["scenarios/test_list.py::u"]
+    assert reach.other_choices_tests(m) == []
+
+
+def test_the_mock_target_serves_the_choice_set_it_is_given():
+    from conformance.targets.base import RunOptions
+    from conformance.targets.mock import MockTarget
+
+    assert MockTarget("mock", options=RunOptions(), env={}).new_app().state.choices.name \
+        == "default"
+    app = MockTarget("mock", options=RunOptions(),
+                     env={"API_MOCK_CHOICES": "alternate"}).new_app()
+    assert app.state.choices.name == "alternate"
+    assert app.state.choices.list_order == "oldest_first"

@@ -24,7 +24,14 @@ from pathlib import Path
 from conformance.tools.mutants import forked, patching
 from conformance.tools.mutants.generate import MODULES, Mutant, enumerate_mutants, mutated_source
 from conformance.tools.mutants.overlay import clean_env
-from conformance.tools.mutants.reach import Reach, finish_map, map_cli, start_map
+from conformance.tools.mutants.reach import (
+    ALTERNATE,
+    Reach,
+    finish_map,
+    finish_other_map,
+    map_cli,
+    start_map,
+)
 from conformance.tools.mutants.report import Result, load_triage, render, word
 from conformance.tools.mutants.runners import (
     CLI_EXAMPLES,
@@ -84,7 +91,24 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
             return forked.ForkServed(w, keys, args)
         return Served(m, w, keys, args, source=source)
 
-    if not tests:
+    other = reach.other_choices_tests(m) if patched else []
+    on_other = not tests and bool(other)
+    if on_other:
+        # No test reaches the line on the default choices: the tests that reach it, and
+        # pass, on the alternate set judge it there.
+        tests = other
+        started = time.monotonic()
+        pid = forked.fork(lambda: forked.suite_main(work / "suite", tests, choices=ALTERNATE),
+                          work / "suite.log")
+        code = forked.wait(pid, timeout)
+        seconds = time.monotonic() - started
+        if code is None:
+            suite = Run(None, seconds, "timed out", timeout=True)
+        elif code in (0, 1, 2):
+            suite = Run(code, seconds, first_failure(work / "suite") if code == 1 else "")
+        else:
+            suite = Run(2, seconds, f"the suite's child ended with {code}")
+    elif not tests:
         suite = Run(None, 0.0, "not reached by any test")
     elif patched:
         started = time.monotonic()
@@ -99,11 +123,13 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
             suite = Run(2, seconds, f"the suite's child ended with {code}")
     else:
         suite = run_suite(m, tests, work / "overlay-suite", timeout, source=source)
+    choices = ALTERNATE if on_other else ""
     if previous is not None:
-        return Result(m, suite, previous.cli, previous.live, len(tests), path)
+        return Result(m, suite, previous.cli, previous.live, len(tests), path, choices)
     cli = run_cli(serve, reach.cli_phases(m), work, timeout, baselines)
-    live_run = run_live(serve, work / "live", live_timeout, tests) if live and tests else None
-    return Result(m, suite, cli, live_run, len(tests), path)
+    live_run = run_live(serve, work / "live", live_timeout, tests) \
+        if live and tests and not choices else None
+    return Result(m, suite, cli, live_run, len(tests), path, choices)
 
 
 def run_all(chosen: list[Mutant], reach: Reach, baselines: dict[str, set[str]], work: Path,
@@ -280,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         first = args.timeout or 900.0       # the baselines' own limit
         # The mapping run in one child while this process runs the CLI's phases.
         map_pid, map_started = start_map(work / "baseline-suite")
+        other_pid, other_started = start_map(work / "baseline-other", ALTERNATE)
         baselines: dict[str, set[str]] = {}
         cli_seconds = 0.0
         phase_seconds: dict[str, float] = {}
@@ -289,10 +316,16 @@ def main(argv: list[str] | None = None) -> int:
                                                                 reach)
         finally:
             base_suite = finish_map(work / "baseline-suite", map_pid, map_started, first, reach)
+            base_other = finish_other_map(work / "baseline-other", other_pid, other_started,
+                                          first, reach)
         if base_suite.exit != 0:
             print(f"mutants: the suite is not CONFORMANT on the correct mock "
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
             return 2
+        if base_other.exit not in (0, 1):
+            print(f"mutants: the map on the {ALTERNATE} choices did not finish "
+                  f"({base_other.detail}); lines only that set runs stay unjudged",
+                  file=sys.stderr)
         for m in chosen:
             if not reach.patchable(m) and patching.rebindable(m):
                 reach.readers[m.id] = patching.readers(
@@ -335,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = _meta(args, argv, everything, results, seconds, baseline_seconds, jobs, base_suite,
                  base_fresh, cli_seconds, baselines, live_base, phase_seconds)
     meta["resumed"] = len(resumed)
+    meta["other_choices"] = {"set": ALTERNATE, "map_s": round(base_other.seconds),
+                             "failing_on_correct_mock": reach.other_failing}
     meta["timeouts"] = {"run_s": round(timeout), "live_s": round(live_timeout)}
     meta["load"] = {"start": [round(x, 1) for x in load_start],
                     "end": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count()}

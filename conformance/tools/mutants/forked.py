@@ -131,13 +131,19 @@ def kill(pid: int) -> None:
 # ------------------------------------------------------------------------------ the runs
 
 def suite_main(reports: Path, tests: list[str] | None, *, cover: Path | None = None,
-               first_failure_only: bool = True) -> int:
+               first_failure_only: bool = True, choices: str | None = None) -> int:
     """In a forked child: what `conformance run --target mock` does (pytest with the suite's
-    own settings, then the report and its verdict), on the tests named (None: all)."""
+    own settings, then the report and its verdict), on the tests named (None: all); with
+    `choices`, the embedded mock serves that choice set (API_MOCK_CHOICES), and the tests
+    that fail are written to reports/failed.json."""
     import pytest  # lazy: loaded by prepare(), after its coverage starts
 
     from conformance.cli import cmd_report, pytest_command  # lazy: loaded by prepare()
-    from conformance.tools.mutants.plugin import CoverageMap, Select  # lazy: by prepare()
+    from conformance.tools.mutants.plugin import (  # lazy: by prepare()
+        CoverageMap,
+        Failures,
+        Select,
+    )
 
     reports.mkdir(parents=True, exist_ok=True)
     junit = reports / "mock.xml"
@@ -147,6 +153,9 @@ def suite_main(reports: Path, tests: list[str] | None, *, cover: Path | None = N
     plugins: list = [Select(tests)] if tests is not None else []
     if cover is not None:
         plugins.append(CoverageMap(cover))
+    if choices is not None:
+        os.environ["API_MOCK_CHOICES"] = choices
+        plugins.append(Failures(reports / "failed.json"))
     os.chdir(ROOT)
     code = int(pytest.main(command[3:], plugins=plugins))
     if code not in (0, 1) or not junit.exists():

@@ -47,6 +47,21 @@ class CoverageMap:
         self.cov.save()
 
 
+class Failures:
+    """Write the node ids of the tests that fail (any phase) to `path`, as JSON."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.failed: set[str] = set()
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            self.failed.add(report.nodeid)
+
+    def pytest_unconfigure(self, config):
+        self.path.write_text(json.dumps(sorted(self.failed)))
+
+
 def pytest_configure(config):
     """`-p conformance.tools.mutants.plugin` in a separate pytest process."""
     path = os.environ.get("CONFORMANCE_MUTANTS_SELECT")

@@ -10,6 +10,7 @@ modules were imported, and lines outside any function, count as reached by every
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ from pathlib import Path
 from conformance.tools.mutants import forked
 from conformance.tools.mutants.generate import MOCK, MODULES, Mutant
 from conformance.tools.mutants.runners import CLI_PHASES, Run, cli_phase, first_failure
+
+#: The choice set that judges the lines the default set never runs (its branches: list
+#: oldest first, cancel and retry accepted, voicemail not finished, scaled call times).
+ALTERNATE = "alternate"
 
 
 @dataclass
@@ -31,6 +36,17 @@ class Reach:
     session_lines: set[tuple[str, int]] = field(default_factory=set)
     #: Mutant id -> the lines that read the module-level constant it changes (patching.rebind).
     readers: dict[str, set[int]] = field(default_factory=dict)
+    #: The same map with the mock on another choice set (ALTERNATE), leaving out the tests
+    #: that fail there on the correct mock (those whose inferred requirement the set flips).
+    other_tests: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    other_failing: list[str] = field(default_factory=list)
+
+    def other_choices_tests(self, m: Mutant) -> list[str]:
+        """For a line no test reaches with the default choices (patchable, in a function):
+        the tests that reach it, and pass, on the alternate set."""
+        if self.suite_tests(m) or m.id in self.readers or self.everywhere(m):
+            return []
+        return self.other_tests.get((m.module, m.line), [])
 
     def everywhere(self, m: Mutant) -> bool:
         return not m.in_function or (m.module, m.line) in self.import_lines
@@ -73,16 +89,38 @@ def read_coverage(path: Path) -> dict[tuple[str, int], set[str]]:
     return out
 
 
-def start_map(work: Path) -> tuple[int, float]:
+def start_map(work: Path, choices: str | None = None) -> tuple[int, float]:
     """Start the whole suite on the correct mock in a forked child, every test, coverage per
-    test (`finish_map` waits for it): (its pid, when it started)."""
+    test (`finish_map` waits for it): (its pid, when it started). `choices`: on that choice
+    set (`finish_other_map` waits for it)."""
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     pid = forked.fork(lambda: forked.suite_main(work / "suite", None,
                                                 cover=work / "suite.coverage",
-                                                first_failure_only=False),
+                                                first_failure_only=False, choices=choices),
                       work / "suite.log")
     return pid, started
+
+
+def finish_other_map(work: Path, pid: int, started: float, timeout: float,
+                     reach: Reach) -> Run:
+    """The map on the alternate set: every test that passes there, by line. Its verdict is
+    NOT CONFORMANT (the mock target enforces the inferred requirements the set flips); the
+    tests that fail are left out of every mutant's run on that set."""
+    data = work / "suite.coverage"
+    code = forked.wait(pid, max(1.0, timeout - (time.monotonic() - started)))
+    seconds = time.monotonic() - started
+    failed = work / "suite" / "failed.json"
+    if code not in (0, 1) or not failed.exists() or not data.exists():
+        return Run(code, seconds, "the map on the alternate choices did not finish",
+                   timeout=code is None)
+    reach.other_failing = json.loads(failed.read_text())
+    bad = set(reach.other_failing)
+    for key, tests in read_coverage(data).items():
+        keep = sorted(t for t in tests if t not in bad)
+        if keep:
+            reach.other_tests[key] = keep
+    return Run(code, seconds)
 
 
 def finish_map(work: Path, pid: int, started: float, timeout: float, reach: Reach) -> Run:

@@ -27,12 +27,13 @@ class Result:
     live: Run | None = None
     tests: int = 0              # how many of the suite's tests reach the line
     path: str = ""              # "patch" (a forked child) or "fresh process" (the overlay)
+    choices: str = ""           # "alternate": no test reaches it on the default choices
 
     def as_json(self) -> dict:
         return {"mutant": asdict(self.mutant), "id": self.mutant.id, "key": self.mutant.key,
                 "suite": asdict(self.suite), "cli": asdict(self.cli),
                 "live": asdict(self.live) if self.live else None, "tests": self.tests,
-                "path": self.path}
+                "path": self.path, "choices": self.choices}
 
     @classmethod
     def from_json(cls, data: dict) -> Result:
@@ -45,7 +46,7 @@ class Result:
                 mutant.scope = scopes_of(source).get(line, "")
         return cls(mutant, Run(**data["suite"]), Run(**data["cli"]),
                    Run(**data["live"]) if data.get("live") else None, data.get("tests", 0),
-                   data.get("path", ""))
+                   data.get("path", ""), data.get("choices", ""))
 
 
 def load_triage(path: Path = TRIAGE) -> dict[str, dict]:
@@ -118,6 +119,17 @@ def render(results: list[Result], meta: dict, triage: dict[str, dict]) -> str:
     timeouts = [r for r in results if r.suite.timeout or r.cli.timeout]
     lines += [f"Equivalent (triaged, below): {len(equivalent)}. Exit 2 (could not run) on "
               f"{len(exit2)} mutant(s); time-outs counted as kills: {len(timeouts)}.", ""]
+    other = [r for r in results if r.choices]
+    if other:
+        info = meta.get("other_choices") or {}
+        lines += [f"Judged on the {other[0].choices} choice set: {len(other)} mutant(s) on "
+                  "lines no test runs with the default choices (the branches of the "
+                  "mock's other choices) ran the tests that reach them with the mock on "
+                  f"that set (`API_MOCK_CHOICES={other[0].choices}`), leaving out the "
+                  f"{len(info.get('failing_on_correct_mock', []))} test(s) that fail there on "
+                  "the correct mock (the inferred requirements the set flips); the suite "
+                  f"killed {sum(r.suite.killed for r in other)} of them. The CLI and the "
+                  "live path judge the default set only.", ""]
     # per module
     lines += ["## Per module", "",
               "| module | mutants | equivalent | suite killed | CLI killed | suite only | "
