@@ -69,6 +69,20 @@ def test_deleted_batch_leaves_the_list(client, api, submit_batch, list_pages, ag
                                for i in p["batch_calls"]}
 
 
+@pytest.mark.requirement("DELETE-7")
+def test_deleting_a_batch_leaves_the_others(client, api, submit_batch, list_pages, agent_id):
+    """Deleting one batch removes that batch only: another batch of the same agent is still
+    returned by get and still in the list."""
+    kept, gone = submit_batch(1), submit_batch(1)
+    client.post(api.paths.cancel(gone["id"]))
+    assert 200 <= client.delete(api.paths.delete(gone["id"])).status_code < 300
+    assert client.get(api.paths.get(kept["id"])).status_code == 200
+    listed = {i["id"] for p in list_pages(client, agent_id=agent_id, until=lambda page: any(
+        i["id"] == kept["id"] for i in page["batch_calls"])) for i in p["batch_calls"]}
+    assert kept["id"] in listed, "deleting one batch took another out of the agent's list"
+    assert gone["id"] not in listed
+
+
 @pytest.mark.requirement("NOTFOUND-1")
 def test_delete_unknown_batch_is_404(client, api, foreign_id_allowed, unknown_id):
     """Deleting a batch id that does not exist answers 404."""

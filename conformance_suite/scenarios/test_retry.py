@@ -55,6 +55,33 @@ def test_retry_increments_retry_count(client, api, finished_batch):
     assert retried["retry_count"] == finished_batch["retry_count"] + 1
 
 
+@pytest.mark.requirement("RETRY-4")
+def test_retry_of_a_running_batch_with_a_failed_call_is_refused(client, api, submit_batch,
+                                                                eventually, numbers,
+                                                                needs_outcomes):
+    """A batch still running is not retried even when one of its calls already failed (so
+    there is something to call again): 409, and nothing changes."""
+    batch = submit_batch([numbers.fails, numbers.completes_long], dispatch=True)
+
+    def failed_while_running():
+        now = client.get(api.paths.get(batch["id"])).json()
+        statuses = {r["phone_number"]: r["status"] for r in now["recipients"]}
+        return now if statuses[numbers.fails] == "failed" else None
+    running = eventually(failed_while_running, what="the failing call ending")
+    if running["status"] in TERMINAL_BATCH:
+        pytest.skip("the batch finished before a look found it running with a failed call")
+    response = client.post(api.paths.retry(batch["id"]))
+    after = client.get(api.paths.get(batch["id"])).json()
+    if response.status_code != 409 and \
+            _by_number(after)[numbers.completes_long]["status"] == "completed":
+        pytest.skip("the batch finished between the look and the retry (its long call had "
+                    "ended): a retry of a finished batch may be accepted")
+    assert response.status_code == 409, (
+        f"retry of a running batch answered {response.status_code}: {response.text[:200]}")
+    assert after["retry_count"] == 0
+    assert _by_number(after)[numbers.fails]["status"] == "failed"
+
+
 @pytest.mark.requirement("NOTFOUND-1")
 def test_retry_unknown_batch_is_404(client, api, foreign_id_allowed, unknown_id):
     """Retrying a batch id that does not exist answers 404."""
