@@ -306,7 +306,6 @@ def main(argv: list[str] | None = None) -> int:
         first = args.timeout or 900.0       # the baselines' own limit
         # The mapping run in one child while this process runs the CLI's phases.
         map_pid, map_started = start_map(work / "baseline-suite")
-        other_pid, other_started = start_map(work / "baseline-other", ALTERNATE)
         baselines: dict[str, set[str]] = {}
         cli_seconds = 0.0
         phase_seconds: dict[str, float] = {}
@@ -316,20 +315,18 @@ def main(argv: list[str] | None = None) -> int:
                                                                 reach)
         finally:
             base_suite = finish_map(work / "baseline-suite", map_pid, map_started, first, reach)
-            base_other = finish_other_map(work / "baseline-other", other_pid, other_started,
-                                          first, reach)
         if base_suite.exit != 0:
             print(f"mutants: the suite is not CONFORMANT on the correct mock "
                   f"(exit {base_suite.exit}); no score:\n{base_suite.detail}", file=sys.stderr)
             return 2
-        if base_other.exit not in (0, 1):
-            print(f"mutants: the map on the {ALTERNATE} choices did not finish "
-                  f"({base_other.detail}); lines only that set runs stay unjudged",
-                  file=sys.stderr)
         for m in chosen:
             if not reach.patchable(m) and patching.rebindable(m):
                 reach.readers[m.id] = patching.readers(
                     mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
+        # Lines no test runs with the default choices: map the alternate set too (beside the
+        # baselines below), so that those mutants are judged there.
+        unreached = [m for m in chosen if reach.patchable(m) and not reach.suite_tests(m)]
+        other_map = start_map(work / "baseline-other", ALTERNATE) if unreached else None
         fresh = [m for m in chosen if apply(m, reach, mutated_source(
             m.module, m.operator, m.occurrence) or "", dry=True) == "fresh process"]
         base_fresh = None
@@ -354,6 +351,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"(exit {live_base.exit}: {live_base.detail}); no live column",
                       file=sys.stderr)
                 live_ids = set()
+        base_other = Run(None, 0.0, "no mutant needs it")
+        if other_map is not None:
+            base_other = finish_other_map(work / "baseline-other", *other_map, first, reach)
+            if base_other.exit not in (0, 1):
+                print(f"mutants: the map on the {ALTERNATE} choices did not finish "
+                      f"({base_other.detail}); lines only that set runs stay unjudged",
+                      file=sys.stderr)
         baseline_seconds = time.monotonic() - started
         timeout = args.timeout or max(120.0, 3 * max([base_suite.seconds,
                                                       *phase_seconds.values()]))
@@ -369,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                  base_fresh, cli_seconds, baselines, live_base, phase_seconds)
     meta["resumed"] = len(resumed)
     meta["other_choices"] = {"set": ALTERNATE, "map_s": round(base_other.seconds),
+                             "unreached_on_default": len(unreached),
                              "failing_on_correct_mock": reach.other_failing}
     meta["timeouts"] = {"run_s": round(timeout), "live_s": round(live_timeout)}
     meta["load"] = {"start": [round(x, 1) for x in load_start],
