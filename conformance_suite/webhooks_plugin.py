@@ -61,6 +61,7 @@ def webhook_setup(request, target):
 
         holder: dict = {}
         receiver = Receiver(clock=lambda: holder["store"].now()).start()   # see `receiver`
+        receiver.reached_directly = True
         secret = secrets.token_hex(16)
         app = target.new_app(clock=ManualClock(int(time.time())), webhook_url=receiver.url,
                              webhook_secret=secret)

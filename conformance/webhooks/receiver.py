@@ -48,6 +48,9 @@ class Receiver:
         self.path = path
         self.requests: list[Received] = []
         self.default_status = 200
+        #: The server is known to reach this receiver (it runs in-process and delivers to it
+        #: directly): an event that never arrives is then the server's, not the path's.
+        self.reached_directly = False
         self._queued: deque[int] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None

@@ -66,3 +66,21 @@ def test_live_path_catches_faults_too(fault):
     assert code == 1, out[-2000:]
     assert " failed" in out
     assert leftovers == [], "a failing live test left batches behind"
+
+
+def test_events_a_server_never_sends_are_its_failure_not_could_not_run(tmp_path):
+    """A fixture that waits for the server (here: a post-call event for every finished call)
+    and runs out of mock time is the server's FAIL: `conformance run` says NOT CONFORMANT
+    (exit 1), not COULD NOT RUN (the mock's time is the suite's own: nothing slow or external
+    can be behind it)."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--target",
+         "mock:webhook-failed-calls-unannounced", "--reports", str(tmp_path),
+         "--suite", "conformance_suite/scenarios/test_webhooks.py", "--",
+         "-n", "0", "-k", "every_finished_recipient"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    last = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert last.startswith("NOT CONFORMANT") and "post-call event" in last, last

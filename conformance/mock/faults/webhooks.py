@@ -94,3 +94,19 @@ def _failed_as_transcription(parts):
             return orig(batch, recipient, old, new, at)
         return event_for
     hook(parts, "webhooks", "event_for", make)
+
+
+@fault("webhook-failed-calls-unannounced", CATEGORY,
+       "A call that could not be placed sends no event at all (the others still do).")
+def _failed_calls_unannounced(parts):
+    hooks = _hooks(parts)
+    if hooks is None:
+        return
+
+    def make(orig):
+        def event_for(batch, recipient, old, new, at):
+            if new == "failed":
+                return None
+            return orig(batch, recipient, old, new, at)
+        return event_for
+    hook(parts, "webhooks", "event_for", make)
