@@ -96,9 +96,11 @@ def test_ten_thousand_recipients_are_accepted(client, api, name_prefix, agent_id
 
 
 @pytest.mark.requirement("VALID-3")
-def test_list_limit_must_be_an_integer(client, api):
-    """A non-integer `limit` on list is rejected with 422 at ["query", "limit"]."""
-    response = client.get(api.paths.list(), params={"limit": "many"})
+@pytest.mark.parametrize("limit", ["many", "many" * 30], ids=["short", "long"])
+def test_list_limit_must_be_an_integer(client, api, limit):
+    """A non-integer `limit` on list is rejected with 422 at ["query", "limit"], a long one
+    too (an error that quotes the input must not break on its length)."""
+    response = client.get(api.paths.list(), params={"limit": limit})
     assert response.status_code == 422
     assert ["query", "limit"] in _locs(response)
 
