@@ -98,3 +98,20 @@ def test_observations_never_go_backwards(client, api, submit_batch, eventually):
     first = client.get(api.paths.get(batch["id"])).json()
     later = _watch(client, api, batch["id"], eventually, strict=False)[-1]
     check_monotonic(first, later)
+
+
+@pytest.mark.requirement("LIFE-7")
+def test_a_long_call_is_seen_in_progress(client, api, submit_batch, eventually, numbers,
+                                         needs_outcomes):
+    """A five-minute call shows in_progress on get while it lasts, before the batch ends (a
+    server whose answers lag the calls would show it dispatched until the end)."""
+    batch = submit_batch([numbers.completes_long], dispatch=True)
+
+    def talking_or_done():
+        now = client.get(api.paths.get(batch["id"])).json()
+        status = now["recipients"][0]["status"]
+        return now if status == "in_progress" or now["status"] in TERMINAL_BATCH else None
+    seen = eventually(talking_or_done, what="the call being answered or the batch ending")
+    assert seen["recipients"][0]["status"] == "in_progress", (
+        f"the batch ended ({seen['status']}) and its five-minute call was never seen "
+        f"in_progress (last seen {seen['recipients'][0]['status']})")
