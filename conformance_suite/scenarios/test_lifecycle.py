@@ -115,3 +115,13 @@ def test_a_long_call_is_seen_in_progress(client, api, submit_batch, eventually, 
     assert seen["recipients"][0]["status"] == "in_progress", (
         f"the batch ended ({seen['status']}) and its five-minute call was never seen "
         f"in_progress (last seen {seen['recipients'][0]['status']})")
+
+
+@pytest.mark.lasts(3, dispatch=True)
+@pytest.mark.requirement("LIFE-8")
+def test_every_call_has_its_own_conversation_id(client, api, submit_batch, eventually, strict):
+    """Three calls that complete carry three different conversation ids."""
+    batch = submit_batch(3, dispatch=True)
+    final = _watch(client, api, batch["id"], eventually, strict=strict)[-1]
+    ids = [r["conversation_id"] for r in final["recipients"] if r["status"] == "completed"]
+    assert len(ids) == len(set(ids)), f"recipients share a conversation_id: {ids}"
