@@ -64,8 +64,8 @@ fuzz-cli: $(STAMP)
 
 ## The suite's mutation score: generated mutants of the mock's request handling through the
 ## suite (mock target, a live sample) and through Schemathesis' CLI alone; writes
-## reports/mutants.md. MUTANTS=quick: a fixed-seed sample of 50 (26 min measured on a shared,
-## loaded 2-core machine; its CPU time is about 9 min of two cores: benchmarks/results/mutants.md).
+## reports/mutants.md. MUTANTS=quick: a fixed-seed sample of 50 (680 s measured on a nearly quiet
+## 2-core machine); the full run of 572 took 6,764 s (benchmarks/results/mutants.md).
 mutants: $(STAMP)
 	$(PY) -m conformance.tools.mutants $(if $(filter quick,$(MUTANTS)),--quick)
 

@@ -113,3 +113,17 @@ def test_validation_errors_name_the_input(client, api, name_prefix, agent_id, he
     assert response.status_code == 422
     for item in response.json()["detail"]:
         assert item["type"] and item["msg"]
+
+
+@pytest.mark.requirement("VALID-6")
+def test_a_body_that_is_not_json_is_422(client, api, sendable, agent_id):
+    """`NaN` is not JSON (RFC 8259 has no such literal), though many parsers read it: a body
+    holding it is refused 422, like any body that is not JSON, and never answered 5xx."""
+    raw = (f'{{"call_name": "not-json", "agent_id": "{agent_id}", "recipients": [], '
+           '"scheduled_time_unix": NaN}').encode()
+    # The guard judges the same body with null where NaN stands (no recipient either way).
+    sendable("POST", api.paths.submit(), json={"call_name": "not-json", "agent_id": agent_id,
+                                                "recipients": [], "scheduled_time_unix": None})
+    response = client.post(api.paths.submit(), content=raw,
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422, f"answered {response.status_code}: {response.text[:200]}"
