@@ -249,6 +249,8 @@ PROBES = {
     "webhook-cancelled-recipient-event": (_probe_cancelled, 0),
     "webhook-failed-as-transcription": (lambda s, a: sorted(e["type"] for e in s.events()),
                                         [INITIATION_FAILURE, TRANSCRIPTION]),
+    "webhook-failed-calls-unannounced": (lambda s, a: sorted(e["type"] for e in s.events()),
+                                         [INITIATION_FAILURE, TRANSCRIPTION]),
 }
 
 
@@ -267,7 +269,7 @@ def _scenario(name, faults):
 
 
 def test_every_webhook_fault_has_a_probe():
-    assert set(PROBES) == set(WEBHOOK_FAULTS) and len(WEBHOOK_FAULTS) == 6
+    assert set(PROBES) == set(WEBHOOK_FAULTS) and len(WEBHOOK_FAULTS) == 7
 
 
 @pytest.mark.parametrize("name", WEBHOOK_FAULTS)
