@@ -75,6 +75,21 @@ def apply(m: Mutant, reach: Reach, source: str, *, dry: bool = False) -> str:
     return "fresh process"
 
 
+def _forked_suite(work: Path, tests: list[str], timeout: float,
+                  choices: str | None = None) -> Run:
+    """The suite on `tests` in a child forked from this (patched) process: its verdict."""
+    started = time.monotonic()
+    pid = forked.fork(lambda: forked.suite_main(work / "suite", tests, choices=choices),
+                      work / "suite.log")
+    code = forked.wait(pid, timeout)
+    seconds = time.monotonic() - started
+    if code is None:
+        return Run(None, seconds, "timed out", timeout=True)
+    if code in (0, 1, 2):
+        return Run(code, seconds, first_failure(work / "suite") if code == 1 else "")
+    return Run(2, seconds, f"the suite's child ended with {code}")
+
+
 def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path, live: bool,
             timeout: float, previous: Result | None = None, live_timeout: float = 600.0
             ) -> Result:
@@ -97,30 +112,11 @@ def run_one(m: Mutant, reach: Reach, baselines: dict[str, set[str]], work: Path,
         # No test reaches the line on the default choices: the tests that reach it, and
         # pass, on the alternate set judge it there.
         tests = other
-        started = time.monotonic()
-        pid = forked.fork(lambda: forked.suite_main(work / "suite", tests, choices=ALTERNATE),
-                          work / "suite.log")
-        code = forked.wait(pid, timeout)
-        seconds = time.monotonic() - started
-        if code is None:
-            suite = Run(None, seconds, "timed out", timeout=True)
-        elif code in (0, 1, 2):
-            suite = Run(code, seconds, first_failure(work / "suite") if code == 1 else "")
-        else:
-            suite = Run(2, seconds, f"the suite's child ended with {code}")
+        suite = _forked_suite(work, tests, timeout, ALTERNATE)
     elif not tests:
         suite = Run(None, 0.0, "not reached by any test")
     elif patched:
-        started = time.monotonic()
-        pid = forked.fork(lambda: forked.suite_main(work / "suite", tests), work / "suite.log")
-        code = forked.wait(pid, timeout)
-        seconds = time.monotonic() - started
-        if code is None:
-            suite = Run(None, seconds, "timed out", timeout=True)
-        elif code in (0, 1, 2):
-            suite = Run(code, seconds, first_failure(work / "suite") if code == 1 else "")
-        else:
-            suite = Run(2, seconds, f"the suite's child ended with {code}")
+        suite = _forked_suite(work, tests, timeout)
     else:
         suite = run_suite(m, tests, work / "overlay-suite", timeout, source=source)
     choices = ALTERNATE if on_other else ""
