@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                     mutated_source(m.module, m.operator, m.occurrence) or "", m.line)
         # Lines no test runs with the default choices: map the alternate set too (beside the
         # baselines below), so that those mutants are judged there.
-        unreached = [m for m in chosen if reach.patchable(m) and not reach.suite_tests(m)]
+        unreached = [m for m in chosen if reach.unreached(m)]
         other_map = start_map(work / "baseline-other", ALTERNATE) if unreached else None
         fresh = [m for m in chosen if apply(m, reach, mutated_source(
             m.module, m.operator, m.occurrence) or "", dry=True) == "fresh process"]
@@ -360,7 +360,6 @@ def main(argv: list[str] | None = None) -> int:
         live_timeout = args.timeout or max(180.0, 3 * (live_base.seconds if live_base else 0))
         print(f"mutants: time-outs {timeout:.0f} s per run, {live_timeout:.0f} s live",
               flush=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
         results = run_all(chosen, reach, baselines, work, live_ids, timeout, jobs, again,
                           live_timeout, None if args.rerun else journal)
         results = resumed + results

@@ -41,12 +41,13 @@ class Reach:
     other_tests: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     other_failing: list[str] = field(default_factory=list)
 
+    def unreached(self, m: Mutant) -> bool:
+        """A line in a function that no test reaches with the default choices."""
+        return not (self.everywhere(m) or m.id in self.readers or self.suite_tests(m))
+
     def other_choices_tests(self, m: Mutant) -> list[str]:
-        """For a line no test reaches with the default choices (patchable, in a function):
-        the tests that reach it, and pass, on the alternate set."""
-        if self.suite_tests(m) or m.id in self.readers or self.everywhere(m):
-            return []
-        return self.other_tests.get((m.module, m.line), [])
+        """For an unreached line: the tests that reach it, and pass, on the alternate set."""
+        return self.other_tests.get((m.module, m.line), []) if self.unreached(m) else []
 
     def everywhere(self, m: Mutant) -> bool:
         return not m.in_function or (m.module, m.line) in self.import_lines
